@@ -1,0 +1,1 @@
+//! SIP message parse and print.

@@ -1,0 +1,1 @@
+//! Virtual clock and simulated network for sans-IO tests.

@@ -1,0 +1,2 @@
+//! The `tollswitch` binary.
+fn main() {}
