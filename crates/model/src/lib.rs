@@ -13,3 +13,6 @@ pub use ids::{AccountId, GatewayGroupId, MappingGatewayId, RateTableId, RoutingG
 pub use money::{Currency, Money, MoneyError};
 pub use number::{Number, NumberError};
 pub use sip_code::{SipCode, SipCodeClass};
+
+pub mod params;
+pub mod provisioning;

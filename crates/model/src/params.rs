@@ -1,0 +1,1 @@
+//! System parameters (SPEC §9): catalogue, defaults, ranges and validation.

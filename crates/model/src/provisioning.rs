@@ -1,0 +1,1 @@
+//! Provisioning objects (SPEC §1): accounts, gateways, groups, rate tables.
