@@ -1,0 +1,848 @@
+//! The message: start line, headers in order, body — spans over one `Bytes`.
+
+use crate::error::ParseError;
+use crate::header::HeaderName;
+use crate::scan::{eq_ic, is_token, parse_u64, split_commas, text, trim};
+use crate::typed::{
+    self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
+    check_media_type, delta_seconds,
+};
+use crate::uri::{Scheme, Uri};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::fmt;
+
+/// Largest message accepted by default: the largest UDP payload.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_535;
+
+/// A byte range inside the message buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Span {
+        // Messages are capped far below 4 GiB, so offsets fit in u32.
+        Span { start: start as u32, end: end as u32 }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A SIP method. The common ones are variants; any other token is kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Options,
+    Register,
+    Info,
+    Update,
+    Prack,
+    Subscribe,
+    Notify,
+    Refer,
+    Message,
+    Publish,
+    /// An extension method (case-sensitive token).
+    Other(Box<str>),
+}
+
+impl Method {
+    /// Reads a method token (method names are case-sensitive, RFC 3261 §7.1).
+    pub fn from_bytes(b: &[u8]) -> Method {
+        match b {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"OPTIONS" => Method::Options,
+            b"REGISTER" => Method::Register,
+            b"INFO" => Method::Info,
+            b"UPDATE" => Method::Update,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"REFER" => Method::Refer,
+            b"MESSAGE" => Method::Message,
+            b"PUBLISH" => Method::Publish,
+            other => Method::Other(text(other).into()),
+        }
+    }
+
+    /// The method name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Register => "REGISTER",
+            Method::Info => "INFO",
+            Method::Update => "UPDATE",
+            Method::Prack => "PRACK",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Refer => "REFER",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum StartLine {
+    Request { method: Method, uri: Span },
+    Response { code: u16, reason: Span },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    name: HeaderName,
+    name_span: Span,
+    value: Span,
+}
+
+/// One header as written: its recognised name, its name as written and its raw value.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderRef<'a> {
+    /// The recognised name ([`HeaderName::Other`] for unknown ones).
+    pub name: HeaderName,
+    /// The name as written.
+    pub raw_name: &'a str,
+    /// The value as written, folds included, surrounding whitespace removed.
+    pub value: &'a [u8],
+}
+
+impl<'a> HeaderRef<'a> {
+    /// The value as text (empty if not UTF-8).
+    pub fn value_str(&self) -> &'a str {
+        text(self.value)
+    }
+}
+
+/// Limits applied while parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseOptions {
+    /// Largest message accepted, head and body together.
+    pub max_message_size: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions { max_message_size: DEFAULT_MAX_MESSAGE_SIZE }
+    }
+}
+
+/// A parsed SIP request or response. The core headers (Via, From, To, Call-ID, CSeq,
+/// Max-Forwards, Content-Length, Contact, Route, Record-Route, Expires, Date, Content-Type) are
+/// validated while parsing; the rest are read on demand. Unknown headers and the body stay
+/// byte-exact.
+#[derive(Debug, Clone)]
+pub struct Message {
+    buf: Bytes,
+    start: StartLine,
+    headers: Vec<Header>,
+    body: Span,
+    call_id: Span,
+    cseq: CSeq,
+    from_tag: Option<Span>,
+    to_tag: Option<Span>,
+    top_via: Span,
+    branch: Option<Span>,
+    max_forwards: Option<u8>,
+}
+
+/// What the head parser learned before the body is framed.
+pub(crate) struct Head {
+    msg: Message,
+    pub(crate) content_length: Option<usize>,
+    pub(crate) head_len: usize,
+}
+
+impl Message {
+    /// Parses one UDP datagram (RFC 3261 §18.3): the body is what Content-Length says, extra
+    /// bytes are discarded, and a Content-Length larger than the datagram is an error.
+    pub fn parse(datagram: Bytes) -> Result<Message, ParseError> {
+        Message::parse_with(datagram, &ParseOptions::default())
+    }
+
+    /// [`Message::parse`] with explicit limits.
+    pub fn parse_with(datagram: Bytes, opts: &ParseOptions) -> Result<Message, ParseError> {
+        if datagram.len() > opts.max_message_size {
+            return Err(ParseError::TooLarge { limit: opts.max_message_size });
+        }
+        let head = parse_head(&datagram)?;
+        let available = datagram.len() - head.head_len;
+        let body_len = match head.content_length {
+            Some(n) if n > available => return Err(ParseError::BodyTruncated),
+            Some(n) => n,
+            None => available,
+        };
+        Ok(head.finish(datagram, body_len))
+    }
+
+    /// Whether the bytes start with a request line (used to decide whether a parse error can be
+    /// answered).
+    pub fn looks_like_request(bytes: &[u8]) -> bool {
+        let b = trim_leading_crlf(bytes);
+        !b.starts_with(b"SIP/") && b.first().is_some_and(|&c| is_token(c))
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method, or `None` for a response.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response.
+    pub fn reason_phrase(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(self.str(reason)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The Request-URI of a request (validated while parsing).
+    pub fn request_uri(&self) -> Option<Uri<'_>> {
+        match self.start {
+            StartLine::Request { uri, .. } => Uri::parse(self.bytes(uri)).ok(),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written.
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(self.str(uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The whole message as received.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        self.bytes(self.body)
+    }
+
+    /// The body as a shared slice of the message buffer (no copy).
+    pub fn body_bytes(&self) -> Bytes {
+        self.buf.slice(self.body.range())
+    }
+
+    /// Every header in order.
+    pub fn headers(&self) -> impl Iterator<Item = HeaderRef<'_>> {
+        self.headers.iter().map(|h| self.header_ref(h))
+    }
+
+    /// The first value of a known header.
+    pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
+        self.headers.iter().find(|h| h.name == name).map(|h| self.bytes(h.value))
+    }
+
+    /// Every value of a known header, in order (one per header line; split commas yourself or
+    /// use the typed accessors).
+    pub fn header_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+        self.headers.iter().filter(move |h| h.name == name).map(|h| self.bytes(h.value))
+    }
+
+    /// The first value of a header by its name as written (case-insensitive; for extension
+    /// headers such as `X-Account`).
+    pub fn header_named(&self, name: &str) -> Option<&[u8]> {
+        let known = HeaderName::from_bytes(name.as_bytes());
+        self.headers
+            .iter()
+            .find(|h| {
+                if known == HeaderName::Other {
+                    h.name == HeaderName::Other && eq_ic(self.bytes(h.name_span), name.as_bytes())
+                } else {
+                    h.name == known
+                }
+            })
+            .map(|h| self.bytes(h.value))
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> &str {
+        self.str(self.call_id)
+    }
+
+    /// CSeq.
+    pub fn cseq(&self) -> &CSeq {
+        &self.cseq
+    }
+
+    /// The From header.
+    pub fn from(&self) -> NameAddr<'_> {
+        self.name_addr(HeaderName::From)
+    }
+
+    /// The To header.
+    pub fn to(&self) -> NameAddr<'_> {
+        self.name_addr(HeaderName::To)
+    }
+
+    /// The From tag.
+    pub fn from_tag(&self) -> Option<&str> {
+        self.from_tag.map(|s| self.str(s))
+    }
+
+    /// The To tag.
+    pub fn to_tag(&self) -> Option<&str> {
+        self.to_tag.map(|s| self.str(s))
+    }
+
+    /// The topmost Via.
+    pub fn top_via(&self) -> Via<'_> {
+        // Validated while parsing; the fallback is unreachable.
+        Via::parse(self.bytes(self.top_via)).unwrap_or_else(|_| placeholder_via())
+    }
+
+    /// The topmost Via value as written.
+    pub fn top_via_raw(&self) -> &[u8] {
+        self.bytes(self.top_via)
+    }
+
+    /// The branch of the topmost Via.
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.map(|s| self.str(s))
+    }
+
+    /// Every Via value, top first.
+    pub fn vias(&self) -> impl Iterator<Item = Via<'_>> {
+        self.header_all(HeaderName::Via)
+            .flat_map(split_commas)
+            .filter_map(|v| Via::parse(v).ok())
+    }
+
+    /// Max-Forwards, if present.
+    pub fn max_forwards(&self) -> Option<u8> {
+        self.max_forwards
+    }
+
+    /// Contact values.
+    pub fn contacts(&self) -> impl Iterator<Item = ContactValue<'_>> {
+        self.header_all(HeaderName::Contact)
+            .flat_map(split_commas)
+            .filter_map(|v| ContactValue::parse(v).ok())
+    }
+
+    /// The first Contact address (not `*`).
+    pub fn contact(&self) -> Option<NameAddr<'_>> {
+        self.contacts().find_map(|c| match c {
+            ContactValue::Address(a) => Some(a),
+            ContactValue::Star => None,
+        })
+    }
+
+    /// Route values, in order.
+    pub fn routes(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.name_addr_list(HeaderName::Route)
+    }
+
+    /// Record-Route values, in order.
+    pub fn record_routes(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.name_addr_list(HeaderName::RecordRoute)
+    }
+
+    /// P-Asserted-Identity values.
+    pub fn p_asserted_identity(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.name_addr_list(HeaderName::PAssertedIdentity)
+    }
+
+    /// P-Preferred-Identity values.
+    pub fn p_preferred_identity(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.name_addr_list(HeaderName::PPreferredIdentity)
+    }
+
+    /// Diversion values (RFC 5806), in order.
+    pub fn diversion(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.name_addr_list(HeaderName::Diversion)
+    }
+
+    /// Content-Type as written.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header(HeaderName::ContentType).map(text)
+    }
+
+    /// Expires (seconds).
+    pub fn expires(&self) -> Option<u32> {
+        self.header(HeaderName::Expires).and_then(delta_seconds)
+    }
+
+    /// Retry-After (seconds).
+    pub fn retry_after(&self) -> Option<u32> {
+        self.header(HeaderName::RetryAfter).and_then(delta_seconds)
+    }
+
+    /// Min-SE (RFC 4028).
+    pub fn min_se(&self) -> Option<u32> {
+        self.header(HeaderName::MinSe).and_then(delta_seconds)
+    }
+
+    /// Session-Expires (RFC 4028).
+    pub fn session_expires(&self) -> Option<SessionExpires<'_>> {
+        self.header(HeaderName::SessionExpires).and_then(SessionExpires::parse)
+    }
+
+    /// Tokens of every Allow header.
+    pub fn allow(&self) -> impl Iterator<Item = &str> {
+        self.header_all(HeaderName::Allow).flat_map(typed::tokens)
+    }
+
+    /// Tokens of every Supported header.
+    pub fn supported(&self) -> impl Iterator<Item = &str> {
+        self.header_all(HeaderName::Supported).flat_map(typed::tokens)
+    }
+
+    /// Tokens of every Require header.
+    pub fn require(&self) -> impl Iterator<Item = &str> {
+        self.header_all(HeaderName::Require).flat_map(typed::tokens)
+    }
+
+    /// Reason values (RFC 3326).
+    pub fn reasons(&self) -> impl Iterator<Item = Reason<'_>> {
+        self.header_all(HeaderName::Reason).flat_map(split_commas).filter_map(Reason::parse)
+    }
+
+    /// Writes the message back out: start line, headers (names and values as written), body.
+    pub fn write_to(&self, out: &mut BytesMut) {
+        match &self.start {
+            StartLine::Request { method, uri } => {
+                out.put_slice(method.as_str().as_bytes());
+                out.put_u8(b' ');
+                out.put_slice(self.bytes(*uri));
+                out.put_slice(b" SIP/2.0\r\n");
+            }
+            StartLine::Response { code, reason } => {
+                out.put_slice(format!("SIP/2.0 {code} ").as_bytes());
+                out.put_slice(self.bytes(*reason));
+                out.put_slice(b"\r\n");
+            }
+        }
+        for h in &self.headers {
+            out.put_slice(self.bytes(h.name_span));
+            out.put_slice(b": ");
+            out.put_slice(self.bytes(h.value));
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(b"\r\n");
+        out.put_slice(self.body());
+    }
+
+    /// [`Message::write_to`] into a fresh buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.buf.len() + 16);
+        self.write_to(&mut out);
+        out.freeze()
+    }
+
+    fn name_addr(&self, name: HeaderName) -> NameAddr<'_> {
+        // From and To are validated while parsing; the fallback is unreachable.
+        self.header(name)
+            .and_then(|v| NameAddr::parse(v).ok())
+            .unwrap_or_else(|| placeholder_name_addr())
+    }
+
+    fn name_addr_list(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'_>> {
+        self.header_all(name).flat_map(split_commas).filter_map(|v| NameAddr::parse(v).ok())
+    }
+
+    fn header_ref(&self, h: &Header) -> HeaderRef<'_> {
+        HeaderRef { name: h.name, raw_name: self.str(h.name_span), value: self.bytes(h.value) }
+    }
+
+    fn bytes(&self, s: Span) -> &[u8] {
+        self.buf.get(s.range()).unwrap_or(&[])
+    }
+
+    fn str(&self, s: Span) -> &str {
+        text(self.bytes(s))
+    }
+}
+
+fn placeholder_via() -> Via<'static> {
+    Via::placeholder()
+}
+
+fn placeholder_name_addr() -> NameAddr<'static> {
+    NameAddr::placeholder()
+}
+
+fn trim_leading_crlf(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    &b[n..]
+}
+
+fn offset(base: &[u8], sub: &[u8]) -> Option<Span> {
+    let start = (sub.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start + sub.len();
+    (end <= base.len()).then(|| Span::new(start, end))
+}
+
+impl Head {
+    pub(crate) fn finish(mut self, buf: Bytes, body_len: usize) -> Message {
+        let end = self.head_len + body_len;
+        self.msg.body = Span::new(self.head_len, end);
+        // Bytes past Content-Length in a datagram are discarded (RFC 3261 §18.3).
+        self.msg.buf = if end < buf.len() { buf.slice(..end) } else { buf };
+        self.msg
+    }
+}
+
+/// Finds the end of the header section: the offset just past the empty line.
+pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\n', &buf[from..]) {
+        let nl = from + i;
+        let rest = &buf[nl + 1..];
+        if rest.starts_with(b"\r\n") {
+            return Some(nl + 3);
+        }
+        if rest.first() == Some(&b'\n') {
+            return Some(nl + 2);
+        }
+        from = nl + 1;
+    }
+    None
+}
+
+/// Parses the start line and headers of `buf` (leading CRLFs skipped).
+pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
+    let lead = buf.len() - trim_leading_crlf(buf).len();
+    if buf[lead..].iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::Empty);
+    }
+    let head_len = match head_end(&buf[lead..]) {
+        Some(n) => lead + n,
+        // A datagram whose last header line ends the packet: tolerated, no body.
+        None if buf.ends_with(b"\n") => buf.len(),
+        None => return Err(ParseError::Unterminated),
+    };
+    let head = &buf[..head_len];
+    let mut lines = Lines { s: head, pos: lead };
+    let first = lines.next().ok_or(ParseError::StartLine("empty"))?;
+    let start = parse_start_line(head, first)?;
+
+    let mut headers: Vec<Header> = Vec::with_capacity(24);
+    let mut line_no = 1;
+    while let Some(line) = lines.next() {
+        line_no += 1;
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // A fold: extend the previous header's value to the end of this line.
+            let last = headers.last_mut().ok_or(ParseError::HeaderLine { line: line_no })?;
+            let end = offset(head, line).map_or(last.value.end, |s| s.end);
+            let value = trim(&head[last.value.start as usize..end as usize]);
+            last.value = offset(head, value).unwrap_or(last.value);
+            continue;
+        }
+        let colon =
+            memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
+        let name = trim(&line[..colon]);
+        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            return Err(ParseError::HeaderLine { line: line_no });
+        }
+        let value = trim(&line[colon + 1..]);
+        let name_span = offset(head, name).ok_or(ParseError::HeaderLine { line: line_no })?;
+        let value_span = offset(head, value)
+            .or_else(|| offset(head, &line[line.len()..]))
+            .ok_or(ParseError::HeaderLine { line: line_no })?;
+        headers.push(Header { name: HeaderName::from_bytes(name), name_span, value: value_span });
+    }
+
+    let mut msg = Message {
+        buf: buf.clone(),
+        start,
+        headers,
+        body: Span::default(),
+        call_id: Span::default(),
+        cseq: CSeq { seq: 0, method: Method::Options },
+        from_tag: None,
+        to_tag: None,
+        top_via: Span::default(),
+        branch: None,
+        max_forwards: None,
+    };
+    let content_length = validate(&mut msg, head)?;
+    Ok(Head { msg, content_length, head_len })
+}
+
+struct Lines<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.pos >= self.s.len() {
+            return None;
+        }
+        let rest = &self.s[self.pos..];
+        let (line, adv) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        self.pos += adv;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+}
+
+fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
+    if let Some(rest) = line.strip_prefix(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let mut parts = rest.splitn(3, |&b| b == b' ');
+        let version = parts.next().unwrap_or_default();
+        if version != b"2.0" {
+            return Err(ParseError::StartLine("unsupported SIP version in status line"));
+        }
+        let code = parts.next().unwrap_or_default();
+        if code.len() != 3 {
+            return Err(ParseError::StatusCode);
+        }
+        let code = parse_u64(code, 699).filter(|c| *c >= 100).ok_or(ParseError::StatusCode)?;
+        let reason = parts.next().unwrap_or(&line[line.len()..]);
+        let reason = offset(head, reason).ok_or(ParseError::StartLine("reason phrase"))?;
+        return Ok(StartLine::Response { code: code as u16, reason });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(if line.contains(&b' ') {
+            ParseError::RequestUri("whitespace inside the request line")
+        } else {
+            ParseError::StartLine("not a request or status line")
+        });
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_token(b)) {
+        return Err(ParseError::StartLine("invalid method"));
+    }
+    if uri.is_empty() {
+        return Err(ParseError::RequestUri("whitespace inside the request line"));
+    }
+    if !version.get(..4).is_some_and(|v| eq_ic(v, b"SIP/")) {
+        return Err(ParseError::StartLine("missing SIP version"));
+    }
+    if &version[4..] != b"2.0" {
+        let v = &version[4..];
+        let dotted = v.iter().filter(|&&b| b == b'.').count() == 1
+            && v.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+        return Err(if dotted { ParseError::Version } else { ParseError::StartLine("bad version") });
+    }
+    if uri[0] == b'<' {
+        return Err(ParseError::RequestUri("enclosed in angle brackets"));
+    }
+    let parsed = Uri::parse(uri).map_err(|e| ParseError::RequestUri(uri_fault(e)))?;
+    if matches!(parsed.scheme(), Scheme::Sip | Scheme::Sips) && parsed.headers().is_some() {
+        return Err(ParseError::RequestUri("headers are not allowed in a Request-URI"));
+    }
+    let uri = offset(head, uri).ok_or(ParseError::RequestUri("span"))?;
+    Ok(StartLine::Request { method: Method::from_bytes(method), uri })
+}
+
+fn uri_fault(e: crate::uri::UriError) -> &'static str {
+    use crate::uri::UriError;
+    match e {
+        UriError::Scheme => "missing or invalid scheme",
+        UriError::User => "invalid user part",
+        UriError::Host => "invalid host",
+        UriError::Port => "invalid port",
+        UriError::Param => "invalid parameter",
+        UriError::Header => "invalid header part",
+        UriError::Char => "invalid character",
+    }
+}
+
+fn bad(name: HeaderName, fault: &'static str) -> ParseError {
+    ParseError::Header { name: name.canonical().unwrap_or("extension"), fault }
+}
+
+/// Validates the core headers and fills the cached fields. Returns Content-Length.
+fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError> {
+    let mut seen: u64 = 0;
+    let mut content_length = None;
+    let mut have = [false; 5]; // Via, From, To, Call-ID, CSeq
+    for i in 0..msg.headers.len() {
+        let h = msg.headers[i];
+        let value = &head[h.value.range()];
+        if h.name.is_single() {
+            let bit = 1u64 << (h.name as u64 % 64);
+            if seen & bit != 0 {
+                return Err(ParseError::Duplicate(h.name.canonical().unwrap_or("header")));
+            }
+            seen |= bit;
+        }
+        match h.name {
+            HeaderName::Via => {
+                for item in split_commas(value) {
+                    let via = Via::parse(item).map_err(|f| bad(h.name, f))?;
+                    if !have[0] {
+                        have[0] = true;
+                        msg.top_via = offset(head, trim(item)).unwrap_or_default();
+                        msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
+                    }
+                }
+            }
+            HeaderName::From | HeaderName::To => {
+                let na = NameAddr::parse(value).map_err(|f| bad(h.name, f))?;
+                let tag = na.tag().and_then(|t| offset(head, t.as_bytes()));
+                if h.name == HeaderName::From {
+                    have[1] = true;
+                    msg.from_tag = tag;
+                } else {
+                    have[2] = true;
+                    msg.to_tag = tag;
+                }
+            }
+            HeaderName::CallId => {
+                check_call_id(value).map_err(|f| bad(h.name, f))?;
+                have[3] = true;
+                msg.call_id = h.value;
+            }
+            HeaderName::CSeq => {
+                msg.cseq = CSeq::parse(value).map_err(|f| bad(h.name, f))?;
+                have[4] = true;
+            }
+            HeaderName::MaxForwards => {
+                let mf = parse_u64(value, 255).ok_or(bad(h.name, "must be 0 to 255"))?;
+                msg.max_forwards = Some(mf as u8);
+            }
+            HeaderName::ContentLength => {
+                let n = parse_u64(value, u64::from(u32::MAX))
+                    .ok_or(bad(h.name, "must be a non-negative 32-bit integer"))?;
+                content_length = Some(n as usize);
+            }
+            HeaderName::Contact => {
+                for item in split_commas(value) {
+                    ContactValue::parse(item).map_err(|f| bad(h.name, f))?;
+                }
+            }
+            HeaderName::Route | HeaderName::RecordRoute => {
+                for item in split_commas(value) {
+                    let na = NameAddr::parse(item).map_err(|f| bad(h.name, f))?;
+                    if na.display_name().is_none() && !trim(item).starts_with(b"<") {
+                        return Err(bad(h.name, "value must be in angle brackets"));
+                    }
+                }
+            }
+            HeaderName::Expires => {
+                delta_seconds(value).ok_or(bad(h.name, "must be 0 to 4294967295 seconds"))?;
+            }
+            HeaderName::RetryAfter => {
+                delta_seconds(value).ok_or(bad(h.name, "must be 0 to 4294967295 seconds"))?;
+            }
+            HeaderName::Date => check_date(value).map_err(|f| bad(h.name, f))?,
+            HeaderName::ContentType => check_media_type(value).map_err(|f| bad(h.name, f))?,
+            _ => {}
+        }
+    }
+    for (present, name) in have.iter().zip(["Via", "From", "To", "Call-ID", "CSeq"]) {
+        if !present {
+            return Err(ParseError::Missing(name));
+        }
+    }
+    if let StartLine::Request { method, .. } = &msg.start {
+        if *method != msg.cseq.method {
+            return Err(ParseError::CSeqMethod);
+        }
+    }
+    Ok(content_length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.example.com>\r\n\
+X-Custom: kept   as  is\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+    #[test]
+    fn typed_access() {
+        let m = Message::parse(Bytes::from_static(INVITE)).expect("parse");
+        assert_eq!(m.method(), Some(&Method::Invite));
+        assert_eq!(m.call_id(), "a84b4c76e66710@pc33.atlanta.example.com");
+        assert_eq!(m.cseq().seq, 314159);
+        assert_eq!(m.from_tag(), Some("1928301774"));
+        assert_eq!(m.to_tag(), None);
+        assert_eq!(m.branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(m.max_forwards(), Some(70));
+        assert_eq!(m.body(), b"v=0\n");
+        assert_eq!(m.header_named("x-custom"), Some(&b"kept   as  is"[..]));
+        assert_eq!(m.to().display_name(), Some("Bob"));
+        assert_eq!(m.contact().map(|c| c.uri().as_str()), Some("sip:alice@pc33.atlanta.example.com"));
+        assert_eq!(m.to_bytes(), Bytes::from_static(INVITE));
+    }
+
+    #[test]
+    fn datagram_framing_rfc3261_18_3() {
+        let mut extra = INVITE.to_vec();
+        extra.extend_from_slice(b"garbage");
+        let m = Message::parse(Bytes::from(extra)).expect("extra bytes discarded");
+        assert_eq!(m.body(), b"v=0\n");
+        let short = &INVITE[..INVITE.len() - 1];
+        assert_eq!(Message::parse(Bytes::copy_from_slice(short)).err(), Some(ParseError::BodyTruncated));
+        let big = Message::parse_with(Bytes::from_static(INVITE), &ParseOptions { max_message_size: 100 });
+        assert_eq!(big.err(), Some(ParseError::TooLarge { limit: 100 }));
+    }
+
+    #[test]
+    fn placeholders_parse() {
+        assert_eq!(placeholder_via().transport(), "UDP");
+        assert_eq!(placeholder_name_addr().uri().as_str(), "sip:invalid");
+    }
+
+    #[test]
+    fn keepalives_are_empty() {
+        assert_eq!(Message::parse(Bytes::from_static(b"\r\n\r\n")).err(), Some(ParseError::Empty));
+        assert_eq!(Message::parse(Bytes::new()).err(), Some(ParseError::Empty));
+    }
+}

@@ -1,0 +1,223 @@
+//! Byte-level scanning shared by every grammar rule (RFC 3261 §25.1).
+//!
+//! Header values handed to these functions have already been split into logical lines, so any CR
+//! or LF inside them belongs to a fold (CRLF followed by whitespace) and counts as LWS.
+
+/// RFC 3261 `token` characters.
+pub(crate) const fn is_token(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+}
+
+/// RFC 3261 `word` characters (Call-ID).
+pub(crate) const fn is_word(b: u8) -> bool {
+    is_token(b)
+        || matches!(
+            b,
+            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+        )
+}
+
+/// Whitespace inside a logical header value (folds included).
+pub(crate) const fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// A cursor over one header value or grammar element.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    pub(crate) s: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
+        Cursor { s, pos: 0 }
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.s.get(self.pos..).unwrap_or(&[])
+    }
+
+    /// Skips LWS; returns true when anything was skipped.
+    pub(crate) fn skip_ws(&mut self) -> bool {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if !is_lws(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    /// Consumes `b` (after optional LWS on both sides, as SWS around separators allows).
+    pub(crate) fn sep(&mut self, b: u8) -> bool {
+        let save = self.pos;
+        self.skip_ws();
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            self.skip_ws();
+            true
+        } else {
+            self.pos = save;
+            false
+        }
+    }
+
+    /// Consumes exactly `b` with no whitespace.
+    pub(crate) fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes bytes while `f` holds.
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if !f(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+        &self.s[start..self.pos]
+    }
+
+    /// A non-empty token.
+    pub(crate) fn token(&mut self) -> Option<&'a [u8]> {
+        let t = self.take_while(is_token);
+        if t.is_empty() { None } else { Some(t) }
+    }
+
+    /// A quoted-string; returns the content between the quotes (escapes kept as written).
+    pub(crate) fn quoted(&mut self) -> Option<&'a [u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    let inner = &self.s[start..self.pos];
+                    self.pos += 1;
+                    return Some(inner);
+                }
+                b'\\' => {
+                    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                    let next = *self.s.get(self.pos + 1)?;
+                    if next == b'\r' || next == b'\n' || next > 0x7f {
+                        return None;
+                    }
+                    self.pos += 2;
+                }
+                _ => self.pos += 1,
+            }
+        }
+    }
+}
+
+/// Parses an unsigned decimal that must fit in `max` (leading zeros allowed, as RFC 3261 does).
+pub(crate) fn parse_u64(digits: &[u8], max: u64) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        if v > max {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Trims LWS at both ends.
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+/// Bytes as text; non-UTF-8 text (legal only in display names and phrases) reads as empty.
+pub(crate) fn text(s: &[u8]) -> &str {
+    std::str::from_utf8(s).unwrap_or("")
+}
+
+/// ASCII case-insensitive equality.
+pub(crate) fn eq_ic(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Splits a header value at top-level commas (outside quotes and angle brackets).
+pub(crate) fn split_commas(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut pos = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let start = pos;
+        let mut in_quotes = false;
+        let mut in_angle = false;
+        while pos < s.len() {
+            match s[pos] {
+                b'\\' if in_quotes => pos += 1,
+                b'"' => in_quotes = !in_quotes,
+                b'<' if !in_quotes => in_angle = true,
+                b'>' if !in_quotes => in_angle = false,
+                b',' if !in_quotes && !in_angle => {
+                    let item = &s[start..pos];
+                    pos += 1;
+                    return Some(item);
+                }
+                _ => {}
+            }
+            pos += 1;
+        }
+        done = true;
+        Some(&s[start..s.len().min(pos)])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_string_with_escapes() {
+        let mut c = Cursor::new(br#""J Rosenberg \\\"" <sip:x>"#);
+        assert_eq!(c.quoted(), Some(&br#"J Rosenberg \\\""#[..]));
+        assert_eq!(c.rest(), b" <sip:x>");
+        assert_eq!(Cursor::new(b"\"unterminated").quoted(), None);
+    }
+
+    #[test]
+    fn commas_respect_quotes_and_brackets() {
+        let parts: Vec<_> = split_commas(br#""a,b" <sip:x;p=1,2>, <sip:y>"#).collect();
+        assert_eq!(parts, vec![&br#""a,b" <sip:x;p=1,2>"#[..], &b" <sip:y>"[..]]);
+    }
+
+    #[test]
+    fn numbers_bounded() {
+        assert_eq!(parse_u64(b"0068", 255), Some(68));
+        assert_eq!(parse_u64(b"300", 255), None);
+        assert_eq!(parse_u64(b"36893488147419103232", u64::from(u32::MAX)), None);
+        assert_eq!(parse_u64(b"", 9), None);
+    }
+}

@@ -1,0 +1,449 @@
+//! Typed views of the headers a B2BUA reads. Each is parsed from the raw value on demand and
+//! borrows the message; nothing here allocates.
+
+use crate::params::Params;
+use crate::scan::{Cursor, is_token, is_word, parse_u64, text, trim};
+use crate::uri::{Host, Uri, parse_hostport};
+use crate::Method;
+
+/// A syntax fault inside one header value; the parser turns it into a 400 reason.
+pub(crate) type Fault = &'static str;
+
+/// `[display-name] <uri> ;params` or `uri ;params` (From, To, Contact, Route, P-Asserted-Identity…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    display: Option<&'a [u8]>,
+    uri: Uri<'a>,
+    params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses one name-addr or addr-spec with its header parameters.
+    pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, Fault> {
+        let v = trim(value);
+        let mut c = Cursor::new(v);
+        let display;
+        let uri_bytes;
+        if c.peek() == Some(b'"') {
+            display = Some(c.quoted().ok_or("unterminated quoted display name")?);
+            c.skip_ws();
+            uri_bytes = angle(&mut c)?;
+        } else if let Some(lt) = top_level_lt(v) {
+            let name = trim(&v[..lt]);
+            // display-name = *(token LWS): tokens separated by whitespace only.
+            if !name.iter().all(|&b| is_token(b) || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n') {
+                return Err("display name must be tokens or a quoted string");
+            }
+            display = if name.is_empty() { None } else { Some(name) };
+            c.pos = lt;
+            uri_bytes = angle(&mut c)?;
+        } else {
+            display = None;
+            // addr-spec form: the URI ends at whitespace or ';' and may not carry headers.
+            let u = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
+            if u.contains(&b'?') || u.contains(&b',') {
+                return Err("URI with headers or commas must be in angle brackets");
+            }
+            uri_bytes = u;
+        }
+        let uri = Uri::parse(uri_bytes).map_err(|_| "invalid URI")?;
+        let params = header_params(&mut c)?;
+        Ok(NameAddr { display, uri, params })
+    }
+
+    /// `<sip:invalid>`: stands in where a validated header is read back (never observed).
+    pub(crate) fn placeholder() -> NameAddr<'static> {
+        NameAddr { display: None, uri: Uri::placeholder(), params: Params::default() }
+    }
+
+    /// The display name as written (quotes removed, escapes kept), if any.
+    pub fn display_name(&self) -> Option<&'a str> {
+        self.display.map(text)
+    }
+
+    /// The URI.
+    pub fn uri(&self) -> Uri<'a> {
+        self.uri
+    }
+
+    /// The header parameters (after the URI).
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+
+    /// The `tag` parameter (From/To).
+    pub fn tag(&self) -> Option<&'a str> {
+        self.params.get("tag").flatten()
+    }
+}
+
+fn top_level_lt(v: &[u8]) -> Option<usize> {
+    let mut in_quotes = false;
+    for (i, &b) in v.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => return Some(i),
+            b';' if !in_quotes => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn angle<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], Fault> {
+    if !c.eat(b'<') {
+        return Err("expected '<'");
+    }
+    let inner = c.take_while(|b| b != b'>');
+    if !c.eat(b'>') {
+        return Err("unterminated '<'");
+    }
+    if inner.first().is_some_and(|b| b.is_ascii_whitespace())
+        || inner.last().is_some_and(|b| b.is_ascii_whitespace())
+    {
+        return Err("whitespace inside angle brackets");
+    }
+    Ok(inner)
+}
+
+/// `*( SEMI generic-param )` up to the end of the value; validated, then kept raw.
+fn header_params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Fault> {
+    c.skip_ws();
+    let start = c.pos;
+    while !c.at_end() {
+        if !c.sep(b';') {
+            return Err("unexpected text after value");
+        }
+        c.token().ok_or("empty or invalid parameter name")?;
+        if c.sep(b'=') {
+            if c.peek() == Some(b'"') {
+                c.quoted().ok_or("unterminated quoted parameter")?;
+            } else {
+                // token / host (IPv6 references included)
+                let v = c.take_while(|b| is_token(b) || matches!(b, b'[' | b']' | b':'));
+                if v.is_empty() {
+                    return Err("empty parameter value");
+                }
+            }
+        }
+        c.skip_ws();
+    }
+    Ok(Params::new(&c.s[start..]))
+}
+
+/// One Via value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    transport: &'a str,
+    host: Host<'a>,
+    port: Option<u16>,
+    params: Params<'a>,
+    sent_by: &'a [u8],
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value (`SIP/2.0/UDP host:port;branch=…`).
+    pub fn parse(value: &'a [u8]) -> Result<Via<'a>, Fault> {
+        let mut c = Cursor::new(trim(value));
+        let name = c.token().ok_or("missing protocol name")?;
+        if !c.sep(b'/') {
+            return Err("malformed sent-protocol");
+        }
+        let version = c.token().ok_or("missing protocol version")?;
+        if !name.eq_ignore_ascii_case(b"SIP") || version != b"2.0" {
+            return Err("unsupported protocol version");
+        }
+        if !c.sep(b'/') {
+            return Err("malformed sent-protocol");
+        }
+        let transport = c.token().ok_or("missing transport")?;
+        if !c.skip_ws() {
+            return Err("missing sent-by");
+        }
+        let sent_by = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
+        let (host, port) = parse_hostport(sent_by).map_err(|_| "invalid sent-by")?;
+        let params = header_params(&mut c)?;
+        let via = Via { transport: text(transport), host, port, params, sent_by };
+        if let Some(b) = params.get("branch") {
+            if !b.is_some_and(|b| !b.is_empty() && b.bytes().all(is_token)) {
+                return Err("invalid branch");
+            }
+        }
+        if let Some(r) = params.get("rport").flatten() {
+            parse_u64(r.as_bytes(), 65535).ok_or("invalid rport")?;
+        }
+        Ok(via)
+    }
+
+    /// `SIP/2.0/UDP invalid`: stands in where a validated Via is read back (never observed).
+    pub(crate) fn placeholder() -> Via<'static> {
+        Via {
+            transport: "UDP",
+            host: Host::Name("invalid"),
+            port: None,
+            params: Params::default(),
+            sent_by: b"invalid",
+        }
+    }
+
+    /// The transport (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`…), as written.
+    pub fn transport(&self) -> &'a str {
+        self.transport
+    }
+
+    /// The sent-by host.
+    pub fn host(&self) -> Host<'a> {
+        self.host
+    }
+
+    /// The sent-by port, if written.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The sent-by as written (`host[:port]`).
+    pub fn sent_by(&self) -> &'a str {
+        text(self.sent_by)
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+
+    /// The branch parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// The `received` parameter.
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.get("received").flatten()
+    }
+
+    /// `None` when absent, `Some(None)` for a bare `rport` (fill-in request), else the port.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| parse_u64(p.as_bytes(), 65535).map(|p| p as u16)))
+    }
+
+    /// True when the branch carries the RFC 3261 magic cookie.
+    pub fn has_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.len() > 7 && b.starts_with("z9hG4bK"))
+    }
+}
+
+/// CSeq: sequence number and method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    /// The sequence number (32-bit per RFC 3261 §8.1.1.5).
+    pub seq: u32,
+    /// The method.
+    pub method: Method,
+}
+
+impl CSeq {
+    /// Parses `1*DIGIT LWS Method`.
+    pub fn parse(value: &[u8]) -> Result<CSeq, Fault> {
+        let mut c = Cursor::new(trim(value));
+        let digits = c.take_while(|b| b.is_ascii_digit());
+        let seq = parse_u64(digits, u64::from(u32::MAX)).ok_or("sequence number out of range")?;
+        if !c.skip_ws() {
+            return Err("missing method");
+        }
+        let m = c.token().ok_or("missing method")?;
+        if !c.at_end() {
+            return Err("text after method");
+        }
+        Ok(CSeq { seq: seq as u32, method: Method::from_bytes(m) })
+    }
+}
+
+/// A Contact value: `*` or a list of name-addrs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactValue<'a> {
+    /// `Contact: *` (REGISTER removal of all bindings).
+    Star,
+    /// A contact address.
+    Address(NameAddr<'a>),
+}
+
+impl<'a> ContactValue<'a> {
+    /// Parses one comma-separated Contact item.
+    pub fn parse(value: &'a [u8]) -> Result<ContactValue<'a>, Fault> {
+        if trim(value) == b"*" {
+            Ok(ContactValue::Star)
+        } else {
+            NameAddr::parse(value).map(ContactValue::Address)
+        }
+    }
+}
+
+/// Validates a Call-ID: `word ["@" word]`.
+pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Fault> {
+    let v = trim(v);
+    let (a, b) = match v.iter().position(|&b| b == b'@') {
+        Some(i) => (&v[..i], Some(&v[i + 1..])),
+        None => (v, None),
+    };
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&b| is_word(b));
+    if word(a) && b.is_none_or(word) { Ok(()) } else { Err("invalid Call-ID") }
+}
+
+/// Validates an RFC 1123 date in GMT (`Sat, 13 Nov 2010 23:29:00 GMT`, RFC 3261 §20.17).
+pub(crate) fn check_date(v: &[u8]) -> Result<(), Fault> {
+    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let v = trim(v);
+    let fault = "invalid Date (RFC 1123 form in GMT required)";
+    if v.len() != 29 {
+        return Err(fault);
+    }
+    let digits = |r: std::ops::Range<usize>| v[r].iter().all(u8::is_ascii_digit);
+    let ok = DAYS.contains(&&v[0..3])
+        && &v[3..5] == b", "
+        && digits(5..7)
+        && v[7] == b' '
+        && MONTHS.contains(&&v[8..11])
+        && v[11] == b' '
+        && digits(12..16)
+        && v[16] == b' '
+        && digits(17..19)
+        && v[19] == b':'
+        && digits(20..22)
+        && v[22] == b':'
+        && digits(23..25)
+        && &v[25..] == b" GMT";
+    if ok { Ok(()) } else { Err(fault) }
+}
+
+/// Validates `type/subtype *(;param)`.
+pub(crate) fn check_media_type(v: &[u8]) -> Result<(), Fault> {
+    let mut c = Cursor::new(trim(v));
+    c.token().ok_or("invalid media type")?;
+    if !c.sep(b'/') {
+        return Err("invalid media type");
+    }
+    c.token().ok_or("invalid media subtype")?;
+    header_params(&mut c).map(|_| ())
+}
+
+/// A delta-seconds value (Expires, Retry-After, Min-SE…), at most 2³²−1.
+pub fn delta_seconds(v: &[u8]) -> Option<u32> {
+    let v = trim(v);
+    let end = v.iter().position(|b| !b.is_ascii_digit()).unwrap_or(v.len());
+    parse_u64(&v[..end], u64::from(u32::MAX)).map(|n| n as u32)
+}
+
+/// Iterates the tokens of a comma-separated token list (Allow, Supported, Require…).
+pub fn tokens(v: &[u8]) -> impl Iterator<Item = &str> {
+    crate::scan::split_commas(v).map(|t| text(trim(t))).filter(|t| !t.is_empty())
+}
+
+/// Session-Expires (RFC 4028): the interval and the refresher, if given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionExpires<'a> {
+    /// The session interval in seconds.
+    pub interval: u32,
+    /// `uac` or `uas`, if present.
+    pub refresher: Option<&'a str>,
+}
+
+impl<'a> SessionExpires<'a> {
+    /// Parses `delta-seconds *(;param)`.
+    pub fn parse(v: &'a [u8]) -> Option<SessionExpires<'a>> {
+        let v = trim(v);
+        let interval = delta_seconds(v)?;
+        let params = Params::new(v);
+        Some(SessionExpires { interval, refresher: params.get("refresher").flatten() })
+    }
+}
+
+/// Reason (RFC 3326): protocol, cause and text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason<'a> {
+    /// `SIP` or `Q.850`.
+    pub protocol: &'a str,
+    /// The cause code.
+    pub cause: Option<u16>,
+    /// The text, quotes removed.
+    pub text: Option<&'a str>,
+}
+
+impl<'a> Reason<'a> {
+    /// Parses one Reason value.
+    pub fn parse(v: &'a [u8]) -> Option<Reason<'a>> {
+        let mut c = Cursor::new(trim(v));
+        let protocol = text(c.token()?);
+        let params = Params::new(c.rest());
+        let cause = params.get("cause").flatten().and_then(|s| s.parse().ok());
+        let text = params.get("text").flatten().map(|t| t.trim_matches('"'));
+        Some(Reason { protocol, cause, text })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_addr_forms() {
+        let n = NameAddr::parse(br#" "J Rosenberg \\\""  <sip:jdrosen@example.com>  ;  tag = 98asjd8"#)
+            .expect("quoted");
+        assert_eq!(n.display_name(), Some(r#"J Rosenberg \\\""#));
+        assert_eq!(n.tag(), Some("98asjd8"));
+        let a = NameAddr::parse(b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")
+            .expect("addr-spec");
+        assert_eq!(a.uri().user(), Some("vivekg"));
+        assert_eq!(a.tag(), Some("1918181833n"));
+        let t = NameAddr::parse(b"caller<sip:caller@example.com>;tag=323").expect("no space");
+        assert_eq!(t.display_name(), Some("caller"));
+        assert!(NameAddr::parse(b"Bell, Alexander <sip:a@b>").is_err());
+        assert!(NameAddr::parse(b"\"Mr. J. User <sip:j.user@example.com>").is_err());
+        assert!(NameAddr::parse(b"< sip:t.watson@example.org >").is_err());
+        assert!(NameAddr::parse(b"sip:user@example.com?Route=%3Csip:x%3E").is_err());
+        assert!(NameAddr::parse(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
+    }
+
+    #[test]
+    fn via_with_lws_everywhere() {
+        let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").expect("via");
+        assert_eq!(v.transport(), "UDP");
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        assert!(!v.has_rfc3261_branch());
+        let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9]:5061;rport;branch=z9hG4bKx").expect("v6");
+        assert_eq!(v.port(), Some(5061));
+        assert_eq!(v.rport(), Some(None));
+        assert!(v.has_rfc3261_branch());
+        assert!(Via::parse(b"SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
+        assert!(Via::parse(b"SIP/7.0/UDP c.example.com").is_err());
+    }
+
+    #[test]
+    fn cseq_bounds() {
+        assert_eq!(CSeq::parse(b"0009\r\n  INVITE").map(|c| c.seq), Ok(9));
+        assert!(CSeq::parse(b"36893488147419103232 REGISTER").is_err());
+        assert!(CSeq::parse(b"1INVITE").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert!(check_date(b"Sat, 13 Nov 2010 23:29:00 GMT").is_ok());
+        assert!(check_date(b"Fri, 01 Jan 2010 16:00:00 EST").is_err());
+    }
+
+    #[test]
+    fn small_values() {
+        assert_eq!(delta_seconds(b" 3600 "), Some(3600));
+        assert_eq!(delta_seconds(b"10000000000"), None);
+        assert_eq!(tokens(b"timer, 100rel ,replaces").collect::<Vec<_>>(), ["timer", "100rel", "replaces"]);
+        let se = SessionExpires::parse(b"1800;refresher=uac").expect("se");
+        assert_eq!((se.interval, se.refresher), (1800, Some("uac")));
+        let r = Reason::parse(b"Q.850;cause=16;text=\"Normal call clearing\"").expect("reason");
+        assert_eq!((r.protocol, r.cause, r.text), ("Q.850", Some(16), Some("Normal call clearing")));
+    }
+}

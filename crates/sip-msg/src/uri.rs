@@ -1,0 +1,407 @@
+//! SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966), parsed as borrowed views.
+//!
+//! Unknown schemes are accepted as opaque absolute URIs (RFC 4475 §3.3.2): the application
+//! decides whether it serves them (416).
+
+use crate::params::Params;
+use crate::scan::{parse_u64, text};
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The scheme of a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:`
+    Tel,
+    /// Any other absolute URI scheme, kept opaque.
+    Other,
+}
+
+/// The host part of a SIP URI or Via sent-by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// A domain name.
+    Name(&'a str),
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 reference (written in brackets).
+    V6(Ipv6Addr),
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::V4(a) => a.fmt(f),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// What is wrong with a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// No `scheme:`.
+    #[error("missing or invalid URI scheme")]
+    Scheme,
+    /// The user or password part has a character the grammar forbids.
+    #[error("invalid user part")]
+    User,
+    /// The host is not a hostname, IPv4 address or bracketed IPv6 reference.
+    #[error("invalid host")]
+    Host,
+    /// The port is not a number up to 65535.
+    #[error("invalid port")]
+    Port,
+    /// A `;param` is malformed.
+    #[error("invalid URI parameter")]
+    Param,
+    /// A `?header` is malformed.
+    #[error("invalid URI header")]
+    Header,
+    /// A `%` not followed by two hex digits, or a character not allowed in a URI.
+    #[error("invalid escape or character")]
+    Char,
+}
+
+/// A parsed URI, borrowing the message bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    raw: &'a [u8],
+    scheme: Scheme,
+    user: Option<&'a [u8]>,
+    password: Option<&'a [u8]>,
+    host: Option<Host<'a>>,
+    port: Option<u16>,
+    params: Params<'a>,
+    headers: Option<&'a [u8]>,
+}
+
+const fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+}
+
+const fn is_user_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+const fn is_password_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+const fn is_param_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+const fn is_header_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+
+/// Checks that every byte passes `ok` or is a valid `%HH` escape.
+fn check_escaped(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' {
+            match (s.get(i + 1), s.get(i + 2)) {
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return false,
+            }
+        } else if ok(b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Parses `host[:port]` as in a SIP URI or a Via sent-by.
+pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), UriError> {
+    let (host, port) = if s.first() == Some(&b'[') {
+        let close = s.iter().position(|&b| b == b']').ok_or(UriError::Host)?;
+        let addr = text(&s[1..close]).parse::<Ipv6Addr>().map_err(|_| UriError::Host)?;
+        let rest = &s[close + 1..];
+        let port = match rest {
+            [] => None,
+            [b':', digits @ ..] => Some(digits),
+            _ => return Err(UriError::Port),
+        };
+        (Host::V6(addr), port)
+    } else {
+        let (h, p) = match s.iter().position(|&b| b == b':') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        (parse_host(h)?, p)
+    };
+    let port = match port {
+        None => None,
+        Some(d) => Some(parse_u64(d, 65535).ok_or(UriError::Port)? as u16),
+    };
+    Ok((host, port))
+}
+
+fn parse_host(h: &[u8]) -> Result<Host<'_>, UriError> {
+    if h.is_empty() {
+        return Err(UriError::Host);
+    }
+    if h.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+        if let Ok(a) = text(h).parse::<Ipv4Addr>() {
+            return Ok(Host::V4(a));
+        }
+    }
+    // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as deployed networks use it.
+    let ok = h.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if !ok || h[0] == b'.' || h[0] == b'-' {
+        return Err(UriError::Host);
+    }
+    Ok(Host::Name(text(h)))
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a URI; `s` must have no surrounding whitespace.
+    pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, UriError> {
+        let colon = s.iter().position(|&b| b == b':').ok_or(UriError::Scheme)?;
+        let scheme_raw = &s[..colon];
+        let valid_scheme = scheme_raw.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme_raw
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !valid_scheme {
+            return Err(UriError::Scheme);
+        }
+        let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let rest = &s[colon + 1..];
+        let mut uri = Uri {
+            raw: s,
+            scheme,
+            user: None,
+            password: None,
+            host: None,
+            port: None,
+            params: Params::default(),
+            headers: None,
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
+            Scheme::Tel => {
+                let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+                let number = &rest[..end];
+                let ok = !number.is_empty()
+                    && number.iter().all(|&b| {
+                        b.is_ascii_hexdigit()
+                            || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+                    });
+                if !ok {
+                    return Err(UriError::User);
+                }
+                uri.user = Some(number);
+                uri.params = parse_uri_params(&rest[end..])?;
+            }
+            Scheme::Other => {
+                if rest.is_empty() || rest.iter().any(|&b| b <= b' ' || b >= 0x7f || b == b'<') {
+                    return Err(UriError::Char);
+                }
+            }
+        }
+        Ok(uri)
+    }
+
+    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), UriError> {
+        // The user part may hold ';' '?' '/' ',' but never '@', while params and headers
+        // never hold '@' unescaped: the first '@' ends the userinfo.
+        let hostpart = match memchr::memchr(b'@', rest) {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                let (user, password) = match userinfo.iter().position(|&b| b == b':') {
+                    Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+                    None => (userinfo, None),
+                };
+                if user.is_empty() || !check_escaped(user, is_user_char) {
+                    return Err(UriError::User);
+                }
+                if let Some(p) = password {
+                    if !check_escaped(p, is_password_char) {
+                        return Err(UriError::User);
+                    }
+                }
+                self.user = Some(user);
+                self.password = password;
+                &rest[at + 1..]
+            }
+            None => rest,
+        };
+        let (before_headers, headers) = match hostpart.iter().position(|&b| b == b'?') {
+            Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
+            None => (hostpart, None),
+        };
+        let host_end = before_headers.iter().position(|&b| b == b';').unwrap_or(before_headers.len());
+        let (host, port) = parse_hostport(&before_headers[..host_end])?;
+        self.host = Some(host);
+        self.port = port;
+        self.params = parse_uri_params(&before_headers[host_end..])?;
+        if let Some(h) = headers {
+            for item in h.split(|&b| b == b'&') {
+                let (name, value) = match item.iter().position(|&b| b == b'=') {
+                    Some(e) => (&item[..e], &item[e + 1..]),
+                    None => return Err(UriError::Header),
+                };
+                if name.is_empty()
+                    || !check_escaped(name, is_header_char)
+                    || !check_escaped(value, is_header_char)
+                {
+                    return Err(UriError::Header);
+                }
+            }
+            self.headers = Some(h);
+        }
+        Ok(())
+    }
+
+    /// `sip:invalid`: a stand-in for values validated earlier.
+    pub(crate) fn placeholder() -> Uri<'static> {
+        Uri {
+            raw: b"sip:invalid",
+            scheme: Scheme::Sip,
+            user: None,
+            password: None,
+            host: Some(Host::Name("invalid")),
+            port: None,
+            params: Params::default(),
+            headers: None,
+        }
+    }
+
+    /// The URI as written.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The URI as text (empty if not UTF-8, which a valid URI always is).
+    pub fn as_str(&self) -> &'a str {
+        text(self.raw)
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The user part as written (still %-escaped), or the number of a tel URI.
+    pub fn user(&self) -> Option<&'a str> {
+        self.user.map(text)
+    }
+
+    /// The password part, if any (deprecated by RFC 3261, still parsed).
+    pub fn password(&self) -> Option<&'a str> {
+        self.password.map(text)
+    }
+
+    /// The host of a SIP/SIPS URI.
+    pub fn host(&self) -> Option<Host<'a>> {
+        self.host
+    }
+
+    /// The explicit port.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The URI parameters (`;transport=tcp;lr`).
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+
+    /// The raw `?headers` part, without the `?`.
+    pub fn headers(&self) -> Option<&'a str> {
+        self.headers.map(text)
+    }
+}
+
+fn parse_uri_params(s: &[u8]) -> Result<Params<'_>, UriError> {
+    if s.is_empty() {
+        return Ok(Params::default());
+    }
+    for item in s[1..].split(|&b| b == b';') {
+        let (name, value) = match item.iter().position(|&b| b == b'=') {
+            Some(e) => (&item[..e], Some(&item[e + 1..])),
+            None => (item, None),
+        };
+        if name.is_empty() || !check_escaped(name, is_param_char) {
+            return Err(UriError::Param);
+        }
+        if let Some(v) = value {
+            if v.is_empty() || !check_escaped(v, is_param_char) {
+                return Err(UriError::Param);
+            }
+        }
+    }
+    Ok(Params::new(s))
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = Uri::parse(b"sip:alice:pw@[2001:db8::1]:5070;transport=tcp;lr?subject=x").expect("uri");
+        assert_eq!(u.scheme(), Scheme::Sip);
+        assert_eq!(u.user(), Some("alice"));
+        assert_eq!(u.password(), Some("pw"));
+        assert_eq!(u.host(), Some(Host::V6("2001:db8::1".parse().expect("v6"))));
+        assert_eq!(u.port(), Some(5070));
+        assert_eq!(u.params().get("TRANSPORT"), Some(Some("tcp")));
+        assert_eq!(u.params().get("lr"), Some(None));
+        assert_eq!(u.headers(), Some("subject=x"));
+    }
+
+    #[test]
+    fn unusual_but_valid_user_parts_rfc4475_3_1_1_2() {
+        let u = Uri::parse(
+            b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        )
+        .expect("uri");
+        assert_eq!(u.host(), Some(Host::Name("example.com")));
+        let semi = Uri::parse(b"sip:user;par=u%40example.net@example.com").expect("semiuri");
+        assert_eq!(semi.user(), Some("user;par=u%40example.net"));
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").expect("tel");
+        assert_eq!(t.scheme(), Scheme::Tel);
+        assert_eq!(t.user(), Some("+1-201-555-0123"));
+        assert_eq!(Uri::parse(b"soap.beep://192.0.2.103:3002").map(|u| u.scheme()), Ok(Scheme::Other));
+    }
+
+    #[test]
+    fn rejects() {
+        assert_eq!(Uri::parse(b"sip:user@exa mple.com"), Err(UriError::Host));
+        assert_eq!(Uri::parse(b"sip:us%zzer@h"), Err(UriError::User));
+        assert_eq!(Uri::parse(b"sip:h:99999"), Err(UriError::Port));
+        assert_eq!(Uri::parse(b"sip:h;=x"), Err(UriError::Param));
+        assert_eq!(Uri::parse(b"1sip:h"), Err(UriError::Scheme));
+        assert_eq!(Uri::parse(b"sip:[::1"), Err(UriError::Host));
+    }
+}
