@@ -40,8 +40,8 @@ enum SipCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Sip { command: SipCommand::Check { print, files } } => {
-            sip_check::run(&files, print)
-        }
+        Command::Sip {
+            command: SipCommand::Check { print, files },
+        } => sip_check::run(&files, print),
     }
 }

@@ -68,7 +68,11 @@ pub fn run(files: &[PathBuf], print: bool) -> ExitCode {
             Err(_) => all_ok = false,
         }
     }
-    if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(test)]

@@ -241,7 +241,9 @@ impl Challenge {
         cnonce: &str,
         nc: u32,
     ) -> Credentials {
-        let qop = self.qop_auth.then(|| (format!("{nc:08x}"), cnonce.to_owned()));
+        let qop = self
+            .qop_auth
+            .then(|| (format!("{nc:08x}"), cnonce.to_owned()));
         let response = compute_response(
             self.algorithm,
             username,
@@ -389,7 +391,10 @@ mod tests {
             "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
             Some(("00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")),
         );
-        assert_eq!(r, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        assert_eq!(
+            r,
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
     }
 
     #[test]
@@ -405,7 +410,13 @@ mod tests {
             assert!(!verify(&back, "INVITE", "wrong"));
             assert!(!verify(&back, "BYE", "s3cret"));
         }
-        assert_eq!(Credentials::parse(b"NoOneKnowsThisScheme opaque-data=here"), Err(DigestError::Scheme));
-        assert_eq!(Challenge::parse(b"Digest realm=\"x\""), Err(DigestError::Missing("nonce")));
+        assert_eq!(
+            Credentials::parse(b"NoOneKnowsThisScheme opaque-data=here"),
+            Err(DigestError::Scheme)
+        );
+        assert_eq!(
+            Challenge::parse(b"Digest realm=\"x\""),
+            Err(DigestError::Missing("nonce"))
+        );
     }
 }

@@ -78,7 +78,10 @@ impl MessageBuilder {
 
 fn put_clean(buf: &mut BytesMut, v: &[u8]) {
     if v.iter().any(|&b| b == b'\r' || b == b'\n') {
-        buf.extend(v.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        buf.extend(
+            v.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
     } else {
         buf.put_slice(v);
     }
@@ -134,7 +137,9 @@ pub fn reject_response(bytes: &[u8], err: &ParseError) -> Option<Bytes> {
             }
             continue;
         }
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         let name = HeaderName::from_bytes(trim(&line[..colon]));
         let value = trim(&line[colon + 1..]);
         last = Some(name);
@@ -169,7 +174,9 @@ pub fn reject_response(bytes: &[u8], err: &ParseError) -> Option<Bytes> {
 }
 
 fn fnv1a(b: &[u8]) -> u32 {
-    b.iter().fold(0x811c_9dc5u32, |h, &x| (h ^ u32::from(x)).wrapping_mul(0x0100_0193))
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -190,7 +197,8 @@ Call-ID: c1\r\nCSeq: 7 OPTIONS\r\nTimestamp: 54\r\nMax-Forwards: 70\r\nContent-L
         assert_eq!(resp.from_tag(), Some("f"));
         assert_eq!(resp.cseq().seq, 7);
         assert!(resp.header(HeaderName::Timestamp).is_none());
-        let trying = Message::parse(response_to(&req, 100, "Trying", Some("t9")).build()).expect("100");
+        let trying =
+            Message::parse(response_to(&req, 100, "Trying", Some("t9")).build()).expect("100");
         assert_eq!(trying.to_tag(), None);
         assert_eq!(trying.header(HeaderName::Timestamp), Some(&b"54"[..]));
     }

@@ -24,7 +24,10 @@ pub(crate) struct Span {
 impl Span {
     fn new(start: usize, end: usize) -> Span {
         // Messages are capped far below 4 GiB, so offsets fit in u32.
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     fn range(self) -> std::ops::Range<usize> {
@@ -144,7 +147,9 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { max_message_size: DEFAULT_MAX_MESSAGE_SIZE }
+        ParseOptions {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
     }
 }
 
@@ -184,7 +189,9 @@ impl Message {
     /// [`Message::parse`] with explicit limits.
     pub fn parse_with(datagram: Bytes, opts: &ParseOptions) -> Result<Message, ParseError> {
         if datagram.len() > opts.max_message_size {
-            return Err(ParseError::TooLarge { limit: opts.max_message_size });
+            return Err(ParseError::TooLarge {
+                limit: opts.max_message_size,
+            });
         }
         let head = parse_head(&datagram)?;
         let available = datagram.len() - head.head_len;
@@ -270,13 +277,19 @@ impl Message {
 
     /// The first value of a known header.
     pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
-        self.headers.iter().find(|h| h.name == name).map(|h| self.bytes(h.value))
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| self.bytes(h.value))
     }
 
     /// Every value of a known header, in order (one per header line; split commas yourself or
     /// use the typed accessors).
     pub fn header_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
-        self.headers.iter().filter(move |h| h.name == name).map(|h| self.bytes(h.value))
+        self.headers
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| self.bytes(h.value))
     }
 
     /// The first value of a header by its name as written (case-insensitive; for extension
@@ -415,7 +428,8 @@ impl Message {
 
     /// Session-Expires (RFC 4028).
     pub fn session_expires(&self) -> Option<SessionExpires<'_>> {
-        self.header(HeaderName::SessionExpires).and_then(SessionExpires::parse)
+        self.header(HeaderName::SessionExpires)
+            .and_then(SessionExpires::parse)
     }
 
     /// Tokens of every Allow header.
@@ -425,7 +439,8 @@ impl Message {
 
     /// Tokens of every Supported header.
     pub fn supported(&self) -> impl Iterator<Item = &str> {
-        self.header_all(HeaderName::Supported).flat_map(typed::tokens)
+        self.header_all(HeaderName::Supported)
+            .flat_map(typed::tokens)
     }
 
     /// Tokens of every Require header.
@@ -435,7 +450,9 @@ impl Message {
 
     /// Reason values (RFC 3326).
     pub fn reasons(&self) -> impl Iterator<Item = Reason<'_>> {
-        self.header_all(HeaderName::Reason).flat_map(split_commas).filter_map(Reason::parse)
+        self.header_all(HeaderName::Reason)
+            .flat_map(split_commas)
+            .filter_map(Reason::parse)
     }
 
     /// Writes the message back out: start line, headers (names and values as written), body.
@@ -478,11 +495,17 @@ impl Message {
     }
 
     fn name_addr_list(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'_>> {
-        self.header_all(name).flat_map(split_commas).filter_map(|v| NameAddr::parse(v).ok())
+        self.header_all(name)
+            .flat_map(split_commas)
+            .filter_map(|v| NameAddr::parse(v).ok())
     }
 
     fn header_ref(&self, h: &Header) -> HeaderRef<'_> {
-        HeaderRef { name: h.name, raw_name: self.str(h.name_span), value: self.bytes(h.value) }
+        HeaderRef {
+            name: h.name,
+            raw_name: self.str(h.name_span),
+            value: self.bytes(h.value),
+        }
     }
 
     fn bytes(&self, s: Span) -> &[u8] {
@@ -518,7 +541,11 @@ impl Head {
         let end = self.head_len + body_len;
         self.msg.body = Span::new(self.head_len, end);
         // Bytes past Content-Length in a datagram are discarded (RFC 3261 §18.3).
-        self.msg.buf = if end < buf.len() { buf.slice(..end) } else { buf };
+        self.msg.buf = if end < buf.len() {
+            buf.slice(..end)
+        } else {
+            buf
+        };
         self.msg
     }
 }
@@ -558,22 +585,21 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
     let start = parse_start_line(head, first)?;
 
     let mut headers: Vec<Header> = Vec::with_capacity(24);
-    let mut line_no = 1;
-    while let Some(line) = lines.next() {
-        line_no += 1;
+    for (line_no, line) in (2..).zip(lines) {
         if line.is_empty() {
             break;
         }
         if line[0] == b' ' || line[0] == b'\t' {
             // A fold: extend the previous header's value to the end of this line.
-            let last = headers.last_mut().ok_or(ParseError::HeaderLine { line: line_no })?;
+            let last = headers
+                .last_mut()
+                .ok_or(ParseError::HeaderLine { line: line_no })?;
             let end = offset(head, line).map_or(last.value.end, |s| s.end);
             let value = trim(&head[last.value.start as usize..end as usize]);
             last.value = offset(head, value).unwrap_or(last.value);
             continue;
         }
-        let colon =
-            memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
+        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
         let name = trim(&line[..colon]);
         if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
             return Err(ParseError::HeaderLine { line: line_no });
@@ -583,7 +609,11 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
         let value_span = offset(head, value)
             .or_else(|| offset(head, &line[line.len()..]))
             .ok_or(ParseError::HeaderLine { line: line_no })?;
-        headers.push(Header { name: HeaderName::from_bytes(name), name_span, value: value_span });
+        headers.push(Header {
+            name: HeaderName::from_bytes(name),
+            name_span,
+            value: value_span,
+        });
     }
 
     let mut msg = Message {
@@ -592,7 +622,10 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
         headers,
         body: Span::default(),
         call_id: Span::default(),
-        cseq: CSeq { seq: 0, method: Method::Options },
+        cseq: CSeq {
+            seq: 0,
+            method: Method::Options,
+        },
         from_tag: None,
         to_tag: None,
         top_via: Span::default(),
@@ -600,7 +633,11 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
         max_forwards: None,
     };
     let content_length = validate(&mut msg, head)?;
-    Ok(Head { msg, content_length, head_len })
+    Ok(Head {
+        msg,
+        content_length,
+        head_len,
+    })
 }
 
 struct Lines<'a> {
@@ -630,16 +667,23 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
         let mut parts = rest.splitn(3, |&b| b == b' ');
         let version = parts.next().unwrap_or_default();
         if version != b"2.0" {
-            return Err(ParseError::StartLine("unsupported SIP version in status line"));
+            return Err(ParseError::StartLine(
+                "unsupported SIP version in status line",
+            ));
         }
         let code = parts.next().unwrap_or_default();
         if code.len() != 3 {
             return Err(ParseError::StatusCode);
         }
-        let code = parse_u64(code, 699).filter(|c| *c >= 100).ok_or(ParseError::StatusCode)?;
+        let code = parse_u64(code, 699)
+            .filter(|c| *c >= 100)
+            .ok_or(ParseError::StatusCode)?;
         let reason = parts.next().unwrap_or(&line[line.len()..]);
         let reason = offset(head, reason).ok_or(ParseError::StartLine("reason phrase"))?;
-        return Ok(StartLine::Response { code: code as u16, reason });
+        return Ok(StartLine::Response {
+            code: code as u16,
+            reason,
+        });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
     let mut parts = line.split(|&b| b == b' ');
@@ -665,17 +709,26 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
         let v = &version[4..];
         let dotted = v.iter().filter(|&&b| b == b'.').count() == 1
             && v.iter().all(|&b| b.is_ascii_digit() || b == b'.');
-        return Err(if dotted { ParseError::Version } else { ParseError::StartLine("bad version") });
+        return Err(if dotted {
+            ParseError::Version
+        } else {
+            ParseError::StartLine("bad version")
+        });
     }
     if uri[0] == b'<' {
         return Err(ParseError::RequestUri("enclosed in angle brackets"));
     }
     let parsed = Uri::parse(uri).map_err(|e| ParseError::RequestUri(uri_fault(e)))?;
     if matches!(parsed.scheme(), Scheme::Sip | Scheme::Sips) && parsed.headers().is_some() {
-        return Err(ParseError::RequestUri("headers are not allowed in a Request-URI"));
+        return Err(ParseError::RequestUri(
+            "headers are not allowed in a Request-URI",
+        ));
     }
     let uri = offset(head, uri).ok_or(ParseError::RequestUri("span"))?;
-    Ok(StartLine::Request { method: Method::from_bytes(method), uri })
+    Ok(StartLine::Request {
+        method: Method::from_bytes(method),
+        uri,
+    })
 }
 
 fn uri_fault(e: crate::uri::UriError) -> &'static str {
@@ -692,7 +745,10 @@ fn uri_fault(e: crate::uri::UriError) -> &'static str {
 }
 
 fn bad(name: HeaderName, fault: &'static str) -> ParseError {
-    ParseError::Header { name: name.canonical().unwrap_or("extension"), fault }
+    ParseError::Header {
+        name: name.canonical().unwrap_or("extension"),
+        fault,
+    }
 }
 
 /// Validates the core headers and fills the cached fields. Returns Content-Length.
@@ -706,7 +762,9 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
         if h.name.is_single() {
             let bit = 1u64 << (h.name as u64 % 64);
             if seen & bit != 0 {
-                return Err(ParseError::Duplicate(h.name.canonical().unwrap_or("header")));
+                return Err(ParseError::Duplicate(
+                    h.name.canonical().unwrap_or("header"),
+                ));
             }
             seen |= bit;
         }
@@ -779,10 +837,10 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             return Err(ParseError::Missing(name));
         }
     }
-    if let StartLine::Request { method, .. } = &msg.start {
-        if *method != msg.cseq.method {
-            return Err(ParseError::CSeqMethod);
-        }
+    if let StartLine::Request { method, .. } = &msg.start
+        && *method != msg.cseq.method
+    {
+        return Err(ParseError::CSeqMethod);
     }
     Ok(content_length)
 }
@@ -818,7 +876,10 @@ v=0\n";
         assert_eq!(m.body(), b"v=0\n");
         assert_eq!(m.header_named("x-custom"), Some(&b"kept   as  is"[..]));
         assert_eq!(m.to().display_name(), Some("Bob"));
-        assert_eq!(m.contact().map(|c| c.uri().as_str()), Some("sip:alice@pc33.atlanta.example.com"));
+        assert_eq!(
+            m.contact().map(|c| c.uri().as_str()),
+            Some("sip:alice@pc33.atlanta.example.com")
+        );
         assert_eq!(m.to_bytes(), Bytes::from_static(INVITE));
     }
 
@@ -829,8 +890,16 @@ v=0\n";
         let m = Message::parse(Bytes::from(extra)).expect("extra bytes discarded");
         assert_eq!(m.body(), b"v=0\n");
         let short = &INVITE[..INVITE.len() - 1];
-        assert_eq!(Message::parse(Bytes::copy_from_slice(short)).err(), Some(ParseError::BodyTruncated));
-        let big = Message::parse_with(Bytes::from_static(INVITE), &ParseOptions { max_message_size: 100 });
+        assert_eq!(
+            Message::parse(Bytes::copy_from_slice(short)).err(),
+            Some(ParseError::BodyTruncated)
+        );
+        let big = Message::parse_with(
+            Bytes::from_static(INVITE),
+            &ParseOptions {
+                max_message_size: 100,
+            },
+        );
         assert_eq!(big.err(), Some(ParseError::TooLarge { limit: 100 }));
     }
 
@@ -842,7 +911,10 @@ v=0\n";
 
     #[test]
     fn keepalives_are_empty() {
-        assert_eq!(Message::parse(Bytes::from_static(b"\r\n\r\n")).err(), Some(ParseError::Empty));
+        assert_eq!(
+            Message::parse(Bytes::from_static(b"\r\n\r\n")).err(),
+            Some(ParseError::Empty)
+        );
         assert_eq!(Message::parse(Bytes::new()).err(), Some(ParseError::Empty));
     }
 }

@@ -39,7 +39,9 @@ impl<'a> Params<'a> {
 
     /// `Some(Some(value))` for `name=value`, `Some(None)` for a bare `name`, `None` if absent.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter().find(|(n, _)| eq_ic(n.as_bytes(), name.as_bytes())).map(|(_, v)| v)
+        self.iter()
+            .find(|(n, _)| eq_ic(n.as_bytes(), name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// True when the parameter is present (with or without a value).

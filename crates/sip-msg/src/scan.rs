@@ -15,7 +15,18 @@ pub(crate) const fn is_word(b: u8) -> bool {
     is_token(b)
         || matches!(
             b,
-            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
         )
 }
 
@@ -210,14 +221,20 @@ mod tests {
     #[test]
     fn commas_respect_quotes_and_brackets() {
         let parts: Vec<_> = split_commas(br#""a,b" <sip:x;p=1,2>, <sip:y>"#).collect();
-        assert_eq!(parts, vec![&br#""a,b" <sip:x;p=1,2>"#[..], &b" <sip:y>"[..]]);
+        assert_eq!(
+            parts,
+            vec![&br#""a,b" <sip:x;p=1,2>"#[..], &b" <sip:y>"[..]]
+        );
     }
 
     #[test]
     fn numbers_bounded() {
         assert_eq!(parse_u64(b"0068", 255), Some(68));
         assert_eq!(parse_u64(b"300", 255), None);
-        assert_eq!(parse_u64(b"36893488147419103232", u64::from(u32::MAX)), None);
+        assert_eq!(
+            parse_u64(b"36893488147419103232", u64::from(u32::MAX)),
+            None
+        );
         assert_eq!(parse_u64(b"", 9), None);
     }
 }

@@ -28,7 +28,11 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A framer enforcing `opts.max_message_size` per message.
     pub fn new(opts: ParseOptions) -> StreamFramer {
-        StreamFramer { buf: BytesMut::with_capacity(4096), opts, broken: false }
+        StreamFramer {
+            buf: BytesMut::with_capacity(4096),
+            opts,
+            broken: false,
+        }
     }
 
     /// Appends bytes read from the connection.
@@ -52,7 +56,9 @@ impl StreamFramer {
     /// framing sets [`StreamFramer::is_broken`].
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
         if self.broken {
-            return Err(ParseError::TooLarge { limit: self.opts.max_message_size });
+            return Err(ParseError::TooLarge {
+                limit: self.opts.max_message_size,
+            });
         }
         loop {
             if self.buf.starts_with(b"\r\n\r\n") {
@@ -72,7 +78,9 @@ impl StreamFramer {
         let Some(head_len) = head_end(&self.buf) else {
             if self.buf.len() > self.opts.max_message_size {
                 self.broken = true;
-                return Err(ParseError::TooLarge { limit: self.opts.max_message_size });
+                return Err(ParseError::TooLarge {
+                    limit: self.opts.max_message_size,
+                });
             }
             return Ok(None);
         };
@@ -86,7 +94,9 @@ impl StreamFramer {
         let total = head_len.saturating_add(body_len);
         if total > self.opts.max_message_size {
             self.broken = true;
-            return Err(ParseError::TooLarge { limit: self.opts.max_message_size });
+            return Err(ParseError::TooLarge {
+                limit: self.opts.max_message_size,
+            });
         }
         if self.buf.len() < total {
             return Ok(None);
@@ -101,7 +111,9 @@ impl StreamFramer {
 fn scan_content_length(head: &[u8]) -> Result<usize, ParseError> {
     let mut found = None;
     for line in head.split(|&b| b == b'\n').skip(1) {
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             continue;
         }
@@ -111,12 +123,11 @@ fn scan_content_length(head: &[u8]) -> Result<usize, ParseError> {
         if found.is_some() {
             return Err(ParseError::Duplicate("Content-Length"));
         }
-        let n = parse_u64(trim(&line[colon + 1..]), u64::from(u32::MAX)).ok_or(
-            ParseError::Header {
+        let n =
+            parse_u64(trim(&line[colon + 1..]), u64::from(u32::MAX)).ok_or(ParseError::Header {
                 name: "Content-Length",
                 fault: "must be a non-negative 32-bit integer",
-            },
-        )?;
+            })?;
         found = Some(n as usize);
     }
     Ok(found.unwrap_or(0))
@@ -171,11 +182,18 @@ mod tests {
 
     #[test]
     fn oversize_breaks_the_stream() {
-        let mut f = StreamFramer::new(ParseOptions { max_message_size: 64 });
+        let mut f = StreamFramer::new(ParseOptions {
+            max_message_size: 64,
+        });
         f.push(&msg(1, "hello"));
-        assert_eq!(f.next_frame().err(), Some(ParseError::TooLarge { limit: 64 }));
+        assert_eq!(
+            f.next_frame().err(),
+            Some(ParseError::TooLarge { limit: 64 })
+        );
         assert!(f.is_broken());
-        let mut f = StreamFramer::new(ParseOptions { max_message_size: 64 });
+        let mut f = StreamFramer::new(ParseOptions {
+            max_message_size: 64,
+        });
         f.push(&[b'A'; 65]);
         assert!(f.next_frame().is_err());
     }

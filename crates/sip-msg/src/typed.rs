@@ -1,10 +1,10 @@
 //! Typed views of the headers a B2BUA reads. Each is parsed from the raw value on demand and
 //! borrows the message; nothing here allocates.
 
+use crate::Method;
 use crate::params::Params;
 use crate::scan::{Cursor, is_token, is_word, parse_u64, text, trim};
 use crate::uri::{Host, Uri, parse_hostport};
-use crate::Method;
 
 /// A syntax fault inside one header value; the parser turns it into a 400 reason.
 pub(crate) type Fault = &'static str;
@@ -31,7 +31,10 @@ impl<'a> NameAddr<'a> {
         } else if let Some(lt) = top_level_lt(v) {
             let name = trim(&v[..lt]);
             // display-name = *(token LWS): tokens separated by whitespace only.
-            if !name.iter().all(|&b| is_token(b) || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n') {
+            if !name
+                .iter()
+                .all(|&b| is_token(b) || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
+            {
                 return Err("display name must be tokens or a quoted string");
             }
             display = if name.is_empty() { None } else { Some(name) };
@@ -48,12 +51,20 @@ impl<'a> NameAddr<'a> {
         }
         let uri = Uri::parse(uri_bytes).map_err(|_| "invalid URI")?;
         let params = header_params(&mut c)?;
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     /// `<sip:invalid>`: stands in where a validated header is read back (never observed).
     pub(crate) fn placeholder() -> NameAddr<'static> {
-        NameAddr { display: None, uri: Uri::placeholder(), params: Params::default() }
+        NameAddr {
+            display: None,
+            uri: Uri::placeholder(),
+            params: Params::default(),
+        }
     }
 
     /// The display name as written (quotes removed, escapes kept), if any.
@@ -163,11 +174,17 @@ impl<'a> Via<'a> {
         let sent_by = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
         let (host, port) = parse_hostport(sent_by).map_err(|_| "invalid sent-by")?;
         let params = header_params(&mut c)?;
-        let via = Via { transport: text(transport), host, port, params, sent_by };
-        if let Some(b) = params.get("branch") {
-            if !b.is_some_and(|b| !b.is_empty() && b.bytes().all(is_token)) {
-                return Err("invalid branch");
-            }
+        let via = Via {
+            transport: text(transport),
+            host,
+            port,
+            params,
+            sent_by,
+        };
+        if let Some(b) = params.get("branch")
+            && !b.is_some_and(|b| !b.is_empty() && b.bytes().all(is_token))
+        {
+            return Err("invalid branch");
         }
         if let Some(r) = params.get("rport").flatten() {
             parse_u64(r.as_bytes(), 65535).ok_or("invalid rport")?;
@@ -230,7 +247,8 @@ impl<'a> Via<'a> {
 
     /// True when the branch carries the RFC 3261 magic cookie.
     pub fn has_rfc3261_branch(&self) -> bool {
-        self.branch().is_some_and(|b| b.len() > 7 && b.starts_with("z9hG4bK"))
+        self.branch()
+            .is_some_and(|b| b.len() > 7 && b.starts_with("z9hG4bK"))
     }
 }
 
@@ -256,7 +274,10 @@ impl CSeq {
         if !c.at_end() {
             return Err("text after method");
         }
-        Ok(CSeq { seq: seq as u32, method: Method::from_bytes(m) })
+        Ok(CSeq {
+            seq: seq as u32,
+            method: Method::from_bytes(m),
+        })
     }
 }
 
@@ -288,7 +309,11 @@ pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Fault> {
         None => (v, None),
     };
     let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&b| is_word(b));
-    if word(a) && b.is_none_or(word) { Ok(()) } else { Err("invalid Call-ID") }
+    if word(a) && b.is_none_or(word) {
+        Ok(())
+    } else {
+        Err("invalid Call-ID")
+    }
 }
 
 /// Validates an RFC 1123 date in GMT (`Sat, 13 Nov 2010 23:29:00 GMT`, RFC 3261 §20.17).
@@ -335,13 +360,18 @@ pub(crate) fn check_media_type(v: &[u8]) -> Result<(), Fault> {
 /// A delta-seconds value (Expires, Retry-After, Min-SE…), at most 2³²−1.
 pub fn delta_seconds(v: &[u8]) -> Option<u32> {
     let v = trim(v);
-    let end = v.iter().position(|b| !b.is_ascii_digit()).unwrap_or(v.len());
+    let end = v
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(v.len());
     parse_u64(&v[..end], u64::from(u32::MAX)).map(|n| n as u32)
 }
 
 /// Iterates the tokens of a comma-separated token list (Allow, Supported, Require…).
 pub fn tokens(v: &[u8]) -> impl Iterator<Item = &str> {
-    crate::scan::split_commas(v).map(|t| text(trim(t))).filter(|t| !t.is_empty())
+    crate::scan::split_commas(v)
+        .map(|t| text(trim(t)))
+        .filter(|t| !t.is_empty())
 }
 
 /// Session-Expires (RFC 4028): the interval and the refresher, if given.
@@ -359,7 +389,10 @@ impl<'a> SessionExpires<'a> {
         let v = trim(v);
         let interval = delta_seconds(v)?;
         let params = Params::new(v);
-        Some(SessionExpires { interval, refresher: params.get("refresher").flatten() })
+        Some(SessionExpires {
+            interval,
+            refresher: params.get("refresher").flatten(),
+        })
     }
 }
 
@@ -382,7 +415,11 @@ impl<'a> Reason<'a> {
         let params = Params::new(c.rest());
         let cause = params.get("cause").flatten().and_then(|s| s.parse().ok());
         let text = params.get("text").flatten().map(|t| t.trim_matches('"'));
-        Some(Reason { protocol, cause, text })
+        Some(Reason {
+            protocol,
+            cause,
+            text,
+        })
     }
 }
 
@@ -392,8 +429,9 @@ mod tests {
 
     #[test]
     fn name_addr_forms() {
-        let n = NameAddr::parse(br#" "J Rosenberg \\\""  <sip:jdrosen@example.com>  ;  tag = 98asjd8"#)
-            .expect("quoted");
+        let n =
+            NameAddr::parse(br#" "J Rosenberg \\\""  <sip:jdrosen@example.com>  ;  tag = 98asjd8"#)
+                .expect("quoted");
         assert_eq!(n.display_name(), Some(r#"J Rosenberg \\\""#));
         assert_eq!(n.tag(), Some("98asjd8"));
         let a = NameAddr::parse(b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")
@@ -411,7 +449,8 @@ mod tests {
 
     #[test]
     fn via_with_lws_everywhere() {
-        let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").expect("via");
+        let v =
+            Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").expect("via");
         assert_eq!(v.transport(), "UDP");
         assert_eq!(v.branch(), Some("390skdjuw"));
         assert!(!v.has_rfc3261_branch());
@@ -440,10 +479,16 @@ mod tests {
     fn small_values() {
         assert_eq!(delta_seconds(b" 3600 "), Some(3600));
         assert_eq!(delta_seconds(b"10000000000"), None);
-        assert_eq!(tokens(b"timer, 100rel ,replaces").collect::<Vec<_>>(), ["timer", "100rel", "replaces"]);
+        assert_eq!(
+            tokens(b"timer, 100rel ,replaces").collect::<Vec<_>>(),
+            ["timer", "100rel", "replaces"]
+        );
         let se = SessionExpires::parse(b"1800;refresher=uac").expect("se");
         assert_eq!((se.interval, se.refresher), (1800, Some("uac")));
         let r = Reason::parse(b"Q.850;cause=16;text=\"Normal call clearing\"").expect("reason");
-        assert_eq!((r.protocol, r.cause, r.text), ("Q.850", Some(16), Some("Normal call clearing")));
+        assert_eq!(
+            (r.protocol, r.cause, r.text),
+            ("Q.850", Some(16), Some("Normal call clearing"))
+        );
     }
 }

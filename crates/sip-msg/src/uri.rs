@@ -83,7 +83,10 @@ pub struct Uri<'a> {
 
 const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 const fn is_user_char(b: u8) -> bool {
@@ -125,7 +128,9 @@ fn check_escaped(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
 pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), UriError> {
     let (host, port) = if s.first() == Some(&b'[') {
         let close = s.iter().position(|&b| b == b']').ok_or(UriError::Host)?;
-        let addr = text(&s[1..close]).parse::<Ipv6Addr>().map_err(|_| UriError::Host)?;
+        let addr = text(&s[1..close])
+            .parse::<Ipv6Addr>()
+            .map_err(|_| UriError::Host)?;
         let rest = &s[close + 1..];
         let port = match rest {
             [] => None,
@@ -151,13 +156,15 @@ fn parse_host(h: &[u8]) -> Result<Host<'_>, UriError> {
     if h.is_empty() {
         return Err(UriError::Host);
     }
-    if h.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
-        if let Ok(a) = text(h).parse::<Ipv4Addr>() {
-            return Ok(Host::V4(a));
-        }
+    if h.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && let Ok(a) = text(h).parse::<Ipv4Addr>()
+    {
+        return Ok(Host::V4(a));
     }
     // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as deployed networks use it.
-    let ok = h.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let ok = h
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
     if !ok || h[0] == b'.' || h[0] == b'-' {
         return Err(UriError::Host);
     }
@@ -234,10 +241,10 @@ impl<'a> Uri<'a> {
                 if user.is_empty() || !check_escaped(user, is_user_char) {
                     return Err(UriError::User);
                 }
-                if let Some(p) = password {
-                    if !check_escaped(p, is_password_char) {
-                        return Err(UriError::User);
-                    }
+                if let Some(p) = password
+                    && !check_escaped(p, is_password_char)
+                {
+                    return Err(UriError::User);
                 }
                 self.user = Some(user);
                 self.password = password;
@@ -249,7 +256,10 @@ impl<'a> Uri<'a> {
             Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
             None => (hostpart, None),
         };
-        let host_end = before_headers.iter().position(|&b| b == b';').unwrap_or(before_headers.len());
+        let host_end = before_headers
+            .iter()
+            .position(|&b| b == b';')
+            .unwrap_or(before_headers.len());
         let (host, port) = parse_hostport(&before_headers[..host_end])?;
         self.host = Some(host);
         self.port = port;
@@ -344,10 +354,10 @@ fn parse_uri_params(s: &[u8]) -> Result<Params<'_>, UriError> {
         if name.is_empty() || !check_escaped(name, is_param_char) {
             return Err(UriError::Param);
         }
-        if let Some(v) = value {
-            if v.is_empty() || !check_escaped(v, is_param_char) {
-                return Err(UriError::Param);
-            }
+        if let Some(v) = value
+            && (v.is_empty() || !check_escaped(v, is_param_char))
+        {
+            return Err(UriError::Param);
         }
     }
     Ok(Params::new(s))
@@ -365,7 +375,8 @@ mod tests {
 
     #[test]
     fn sip_uri_parts() {
-        let u = Uri::parse(b"sip:alice:pw@[2001:db8::1]:5070;transport=tcp;lr?subject=x").expect("uri");
+        let u =
+            Uri::parse(b"sip:alice:pw@[2001:db8::1]:5070;transport=tcp;lr?subject=x").expect("uri");
         assert_eq!(u.scheme(), Scheme::Sip);
         assert_eq!(u.user(), Some("alice"));
         assert_eq!(u.password(), Some("pw"));
@@ -392,7 +403,10 @@ mod tests {
         let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").expect("tel");
         assert_eq!(t.scheme(), Scheme::Tel);
         assert_eq!(t.user(), Some("+1-201-555-0123"));
-        assert_eq!(Uri::parse(b"soap.beep://192.0.2.103:3002").map(|u| u.scheme()), Ok(Scheme::Other));
+        assert_eq!(
+            Uri::parse(b"soap.beep://192.0.2.103:3002").map(|u| u.scheme()),
+            Ok(Scheme::Other)
+        );
     }
 
     #[test]

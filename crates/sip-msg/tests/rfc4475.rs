@@ -25,7 +25,10 @@ fn rejected(name: &str) -> (ParseError, Verdict) {
     if let Verdict::Respond(code, _) = verdict {
         let resp = reject_response(&raw, &err);
         if let Some(resp) = resp {
-            assert!(resp.starts_with(format!("SIP/2.0 {code} ").as_bytes()), "{name}");
+            assert!(
+                resp.starts_with(format!("SIP/2.0 {code} ").as_bytes()),
+                "{name}"
+            );
         }
     }
     (err, verdict)
@@ -33,7 +36,10 @@ fn rejected(name: &str) -> (ParseError, Verdict) {
 
 fn answered_400(name: &str) -> ParseError {
     let (err, verdict) = rejected(name);
-    assert!(matches!(verdict, Verdict::Respond(400, _)), "{name}: {verdict:?} for {err}");
+    assert!(
+        matches!(verdict, Verdict::Respond(400, _)),
+        "{name}: {verdict:?} for {err}"
+    );
     err
 }
 
@@ -51,29 +57,46 @@ fn wsinv_short_tortuous_invite_3_1_1_1() {
     assert_eq!(m.top_via().branch(), Some("390skdjuw"));
     assert_eq!(m.header(HeaderName::Subject), Some(&b""[..]));
     assert_eq!(m.body().len(), 150);
-    let odd = m.header_named("UnknownHeaderWithUnusualValue").expect("kept");
+    let odd = m
+        .header_named("UnknownHeaderWithUnusualValue")
+        .expect("kept");
     assert_eq!(odd, b";;,,;;,;");
-    let routes: Vec<_> = m.routes().map(|r| r.uri().params().contains("lr")).collect();
+    let routes: Vec<_> = m
+        .routes()
+        .map(|r| r.uri().params().contains("lr"))
+        .collect();
     assert_eq!(routes, [true]);
 }
 
 #[test]
 fn intmeth_wide_range_of_valid_characters_3_1_1_2() {
     let m = ok("intmeth");
-    assert_eq!(m.method().map(Method::as_str), Some("!interesting-Method0123456789_*+`.%indeed'~"));
+    assert_eq!(
+        m.method().map(Method::as_str),
+        Some("!interesting-Method0123456789_*+`.%indeed'~")
+    );
     assert_eq!(m.call_id(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
     assert_eq!(m.from().tag(), Some("_token~1'+`*%!-."));
     assert_eq!(m.max_forwards(), Some(255));
     let uri = m.request_uri().expect("uri");
-    assert_eq!(uri.host().map(|h| h.to_string()), Some("example.com".into()));
+    assert_eq!(
+        uri.host().map(|h| h.to_string()),
+        Some("example.com".into())
+    );
 }
 
 #[test]
 fn esc01_valid_use_of_percent_escapes_3_1_1_3() {
     let m = ok("esc01");
-    assert_eq!(m.request_uri().and_then(|u| u.user()), Some("sips%3Auser%40example.com"));
+    assert_eq!(
+        m.request_uri().and_then(|u| u.user()),
+        Some("sips%3Auser%40example.com")
+    );
     assert_eq!(m.to().uri().user(), Some("%75se%72"));
-    assert_eq!(m.contact().map(|c| c.uri().params().get("n%61me")), Some(Some(Some("v%61lue%25%34%31"))));
+    assert_eq!(
+        m.contact().map(|c| c.uri().params().get("n%61me")),
+        Some(Some(Some("v%61lue%25%34%31")))
+    );
     assert_eq!(m.body().len(), 150);
 }
 
@@ -124,7 +147,10 @@ fn semiuri_semicolon_separated_parameters_in_uri_user_part_3_1_1_9() {
     let m = ok("semiuri");
     let uri = m.request_uri().expect("uri");
     assert_eq!(uri.user(), Some("user;par=u%40example.net"));
-    assert_eq!(uri.host().map(|h| h.to_string()), Some("example.com".into()));
+    assert_eq!(
+        uri.host().map(|h| h.to_string()),
+        Some("example.com".into())
+    );
     assert!(uri.params().is_empty());
 }
 
@@ -138,7 +164,10 @@ fn transports_varied_and_unknown_transport_types_3_1_1_10() {
 #[test]
 fn mpart01_multipart_mime_message_3_1_1_11() {
     let m = ok("mpart01");
-    assert!(m.content_type().is_some_and(|c| c.starts_with("multipart/mixed")));
+    assert!(
+        m.content_type()
+            .is_some_and(|c| c.starts_with("multipart/mixed"))
+    );
     assert_eq!(m.body().len(), 553);
 }
 
@@ -159,7 +188,10 @@ fn noreason_empty_reason_phrase_3_1_1_13() {
 
 #[test]
 fn badinv01_extraneous_header_field_separators_3_1_2_1() {
-    assert!(matches!(answered_400("badinv01"), ParseError::Header { name: "Via", .. }));
+    assert!(matches!(
+        answered_400("badinv01"),
+        ParseError::Header { name: "Via", .. }
+    ));
 }
 
 #[test]
@@ -169,12 +201,21 @@ fn clerr_content_length_larger_than_message_3_1_2_2() {
 
 #[test]
 fn ncl_negative_content_length_3_1_2_3() {
-    assert!(matches!(answered_400("ncl"), ParseError::Header { name: "Content-Length", .. }));
+    assert!(matches!(
+        answered_400("ncl"),
+        ParseError::Header {
+            name: "Content-Length",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn scalar02_request_scalar_fields_with_overlarge_values_3_1_2_4() {
-    assert!(matches!(answered_400("scalar02"), ParseError::Header { name: "CSeq", .. }));
+    assert!(matches!(
+        answered_400("scalar02"),
+        ParseError::Header { name: "CSeq", .. }
+    ));
 }
 
 #[test]
@@ -186,12 +227,18 @@ fn scalarlg_response_scalar_fields_with_overlarge_values_3_1_2_5() {
 
 #[test]
 fn quotbal_unterminated_quoted_string_in_display_name_3_1_2_6() {
-    assert!(matches!(answered_400("quotbal"), ParseError::Header { name: "To", .. }));
+    assert!(matches!(
+        answered_400("quotbal"),
+        ParseError::Header { name: "To", .. }
+    ));
 }
 
 #[test]
 fn ltgtruri_request_uri_in_angle_brackets_3_1_2_7() {
-    assert!(matches!(answered_400("ltgtruri"), ParseError::RequestUri(_)));
+    assert!(matches!(
+        answered_400("ltgtruri"),
+        ParseError::RequestUri(_)
+    ));
 }
 
 #[test]
@@ -201,7 +248,10 @@ fn lwsruri_malformed_sip_request_uri_embedded_lws_3_1_2_8() {
 
 #[test]
 fn lwsstart_multiple_sp_separating_request_line_elements_3_1_2_9() {
-    assert!(matches!(answered_400("lwsstart"), ParseError::RequestUri(_)));
+    assert!(matches!(
+        answered_400("lwsstart"),
+        ParseError::RequestUri(_)
+    ));
 }
 
 #[test]
@@ -216,22 +266,37 @@ fn escruri_escaped_headers_in_sip_request_uri_3_1_2_11() {
 
 #[test]
 fn baddate_invalid_time_zone_in_date_header_field_3_1_2_12() {
-    assert!(matches!(answered_400("baddate"), ParseError::Header { name: "Date", .. }));
+    assert!(matches!(
+        answered_400("baddate"),
+        ParseError::Header { name: "Date", .. }
+    ));
 }
 
 #[test]
 fn regbadct_failure_to_enclose_name_addr_uri_in_angle_brackets_3_1_2_13() {
-    assert!(matches!(answered_400("regbadct"), ParseError::Header { name: "Contact", .. }));
+    assert!(matches!(
+        answered_400("regbadct"),
+        ParseError::Header {
+            name: "Contact",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn badaspec_spaces_within_addr_spec_3_1_2_14() {
-    assert!(matches!(answered_400("badaspec"), ParseError::Header { name: "To", .. }));
+    assert!(matches!(
+        answered_400("badaspec"),
+        ParseError::Header { name: "To", .. }
+    ));
 }
 
 #[test]
 fn baddn_non_token_characters_in_display_name_3_1_2_15() {
-    assert!(matches!(answered_400("baddn"), ParseError::Header { name: "From", .. }));
+    assert!(matches!(
+        answered_400("baddn"),
+        ParseError::Header { name: "From", .. }
+    ));
 }
 
 #[test]
@@ -264,7 +329,10 @@ fn bigcode_overlarge_response_code_3_1_2_19() {
 fn badbranch_missing_transaction_identifier_parses_3_2_1() {
     let m = ok("badbranch");
     assert_eq!(m.branch(), Some("z9hG4bK"));
-    assert!(!m.top_via().has_rfc3261_branch(), "a bare cookie is no RFC 3261 branch");
+    assert!(
+        !m.top_via().has_rfc3261_branch(),
+        "a bare cookie is no RFC 3261 branch"
+    );
 }
 
 // §3.3 Application-layer semantics.
@@ -276,12 +344,18 @@ fn insuf_missing_required_header_fields_3_3_1() {
 
 #[test]
 fn unkscm_request_uri_with_unknown_scheme_3_3_2() {
-    assert_eq!(ok("unkscm").request_uri().map(|u| u.scheme()), Some(Scheme::Other));
+    assert_eq!(
+        ok("unkscm").request_uri().map(|u| u.scheme()),
+        Some(Scheme::Other)
+    );
 }
 
 #[test]
 fn novelsc_request_uri_with_known_but_atypical_scheme_3_3_3() {
-    assert_eq!(ok("novelsc").request_uri().map(|u| u.scheme()), Some(Scheme::Other));
+    assert_eq!(
+        ok("novelsc").request_uri().map(|u| u.scheme()),
+        Some(Scheme::Other)
+    );
 }
 
 #[test]
@@ -294,12 +368,18 @@ fn unksm2_unknown_uri_schemes_in_header_fields_3_3_4() {
 #[test]
 fn bext01_proxy_require_and_require_3_3_5() {
     let m = ok("bext01");
-    assert_eq!(m.require().collect::<Vec<_>>(), ["nothingSupportsThis", "nothingSupportsThisEither"]);
+    assert_eq!(
+        m.require().collect::<Vec<_>>(),
+        ["nothingSupportsThis", "nothingSupportsThisEither"]
+    );
 }
 
 #[test]
 fn invut_unknown_content_type_3_3_6() {
-    assert_eq!(ok("invut").content_type(), Some("application/unknownformat"));
+    assert_eq!(
+        ok("invut").content_type(),
+        Some("application/unknownformat")
+    );
 }
 
 #[test]
@@ -316,13 +396,19 @@ fn multi01_multiple_values_in_single_value_required_fields_3_3_8() {
 
 #[test]
 fn mcl01_multiple_content_length_values_3_3_9() {
-    assert_eq!(answered_400("mcl01"), ParseError::Duplicate("Content-Length"));
+    assert_eq!(
+        answered_400("mcl01"),
+        ParseError::Duplicate("Content-Length")
+    );
 }
 
 #[test]
 fn bcast_200_ok_response_with_broadcast_via_3_3_10() {
     let m = ok("bcast");
-    assert_eq!(m.vias().nth(1).map(|v| v.host().to_string()), Some("255.255.255.255".into()));
+    assert_eq!(
+        m.vias().nth(1).map(|v| v.host().to_string()),
+        Some("255.255.255.255".into())
+    );
 }
 
 #[test]
@@ -349,12 +435,18 @@ fn cparam02_contact_params_inside_angle_brackets_are_uri_params_3_3_13() {
 #[test]
 fn regescrt_registration_with_uri_headers_in_contact_3_3_14() {
     let m = ok("regescrt");
-    assert_eq!(m.contact().and_then(|c| c.uri().headers()), Some("Route=%3Csip:sip.example.com%3E"));
+    assert_eq!(
+        m.contact().and_then(|c| c.uri().headers()),
+        Some("Route=%3Csip:sip.example.com%3E")
+    );
 }
 
 #[test]
 fn sdp01_unacceptable_accept_offering_3_3_15() {
-    assert_eq!(ok("sdp01").header(HeaderName::Accept), Some(&b"text/nobodyKnowsThis"[..]));
+    assert_eq!(
+        ok("sdp01").header(HeaderName::Accept),
+        Some(&b"text/nobodyKnowsThis"[..])
+    );
 }
 
 // §3.4 Backward compatibility.
