@@ -23,6 +23,8 @@ pub struct StreamFramer {
     buf: BytesMut,
     opts: ParseOptions,
     broken: bool,
+    /// How far the search for the empty line has got, so slow senders cost linear time.
+    scanned: usize,
 }
 
 impl StreamFramer {
@@ -32,6 +34,7 @@ impl StreamFramer {
             buf: BytesMut::with_capacity(4096),
             opts,
             broken: false,
+            scanned: 0,
         }
     }
 
@@ -63,6 +66,7 @@ impl StreamFramer {
         loop {
             if self.buf.starts_with(b"\r\n\r\n") {
                 self.buf.advance(4);
+                self.scanned = 0;
                 return Ok(Some(Frame::KeepAlive));
             }
             if self.buf.len() < 4 && self.buf.iter().all(|&b| b == b'\r' || b == b'\n') {
@@ -74,8 +78,13 @@ impl StreamFramer {
             }
             // Stray CRLFs between messages are ignored (RFC 3261 §7.5).
             self.buf.advance(2);
+            self.scanned = 0;
         }
-        let Some(head_len) = head_end(&self.buf) else {
+        // Resume the search a few bytes back: the terminator may straddle two reads.
+        let from = self.scanned.saturating_sub(3);
+        let found = head_end(&self.buf[from..]).map(|n| n + from);
+        let Some(head_len) = found else {
+            self.scanned = self.buf.len();
             if self.buf.len() > self.opts.max_message_size {
                 self.broken = true;
                 return Err(ParseError::TooLarge {
@@ -102,6 +111,7 @@ impl StreamFramer {
             return Ok(None);
         }
         let frame = self.buf.split_to(total).freeze();
+        self.scanned = 0;
         Message::parse_with(frame, &self.opts).map(|m| Some(Frame::Message(m)))
     }
 }
