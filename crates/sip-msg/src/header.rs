@@ -59,9 +59,35 @@ pub enum HeaderName {
     Other,
 }
 
+/// Compact forms (RFC 3261 §7.3.3 and later RFCs).
+fn compact(c: u8) -> HeaderName {
+    match c {
+        b'v' => HeaderName::Via,
+        b'f' => HeaderName::From,
+        b't' => HeaderName::To,
+        b'i' => HeaderName::CallId,
+        b'm' => HeaderName::Contact,
+        b'l' => HeaderName::ContentLength,
+        b'c' => HeaderName::ContentType,
+        b'e' => HeaderName::ContentEncoding,
+        b'k' => HeaderName::Supported,
+        b'u' => HeaderName::AllowEvents,
+        b'a' => HeaderName::AcceptContact,
+        b'j' => HeaderName::RejectContact,
+        b'x' => HeaderName::SessionExpires,
+        b's' => HeaderName::Subject,
+        b'o' => HeaderName::Event,
+        b'r' => HeaderName::ReferTo,
+        b'b' => HeaderName::ReferredBy,
+        b'y' => HeaderName::Identity,
+        _ => HeaderName::Other,
+    }
+}
+
 impl HeaderName {
     /// Recognises a header name (full or compact form, any case).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        // Lower-case into a stack buffer, dispatch on length and first letter, then compare.
         let mut buf = [0u8; 24];
         if name.len() > buf.len() {
             return HeaderName::Other;
@@ -69,58 +95,72 @@ impl HeaderName {
         for (d, s) in buf.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        match &buf[..name.len()] {
-            b"v" | b"via" => HeaderName::Via,
-            b"f" | b"from" => HeaderName::From,
-            b"t" | b"to" => HeaderName::To,
-            b"i" | b"call-id" => HeaderName::CallId,
-            b"cseq" => HeaderName::CSeq,
-            b"m" | b"contact" => HeaderName::Contact,
-            b"l" | b"content-length" => HeaderName::ContentLength,
-            b"c" | b"content-type" => HeaderName::ContentType,
-            b"max-forwards" => HeaderName::MaxForwards,
-            b"route" => HeaderName::Route,
-            b"record-route" => HeaderName::RecordRoute,
-            b"e" | b"content-encoding" => HeaderName::ContentEncoding,
-            b"content-disposition" => HeaderName::ContentDisposition,
-            b"k" | b"supported" => HeaderName::Supported,
-            b"require" => HeaderName::Require,
-            b"proxy-require" => HeaderName::ProxyRequire,
-            b"unsupported" => HeaderName::Unsupported,
-            b"allow" => HeaderName::Allow,
-            b"u" | b"allow-events" => HeaderName::AllowEvents,
-            b"accept" => HeaderName::Accept,
-            b"a" | b"accept-contact" => HeaderName::AcceptContact,
-            b"j" | b"reject-contact" => HeaderName::RejectContact,
-            b"expires" => HeaderName::Expires,
-            b"min-expires" => HeaderName::MinExpires,
-            b"x" | b"session-expires" => HeaderName::SessionExpires,
-            b"min-se" => HeaderName::MinSe,
-            b"authorization" => HeaderName::Authorization,
-            b"www-authenticate" => HeaderName::WwwAuthenticate,
-            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            b"proxy-authorization" => HeaderName::ProxyAuthorization,
-            b"p-asserted-identity" => HeaderName::PAssertedIdentity,
-            b"p-preferred-identity" => HeaderName::PPreferredIdentity,
-            b"privacy" => HeaderName::Privacy,
-            b"remote-party-id" => HeaderName::RemotePartyId,
-            b"diversion" => HeaderName::Diversion,
-            b"reason" => HeaderName::Reason,
-            b"retry-after" => HeaderName::RetryAfter,
-            b"date" => HeaderName::Date,
-            b"timestamp" => HeaderName::Timestamp,
-            b"s" | b"subject" => HeaderName::Subject,
-            b"o" | b"event" => HeaderName::Event,
-            b"r" | b"refer-to" => HeaderName::ReferTo,
-            b"b" | b"referred-by" => HeaderName::ReferredBy,
-            b"y" | b"identity" => HeaderName::Identity,
-            b"rseq" => HeaderName::RSeq,
-            b"rack" => HeaderName::RAck,
-            b"user-agent" => HeaderName::UserAgent,
-            b"server" => HeaderName::Server,
-            b"warning" => HeaderName::Warning,
-            _ => HeaderName::Other,
-        }
+        let name = &buf[..name.len()];
+        let Some(&first) = name.first() else {
+            return HeaderName::Other;
+        };
+        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20) {
+            (1, _) => return compact(first | 0x20),
+            (2, b't') => &[(b"to", HeaderName::To)],
+            (3, b'v') => &[(b"via", HeaderName::Via)],
+            (4, b'f') => &[(b"from", HeaderName::From)],
+            (4, b'c') => &[(b"cseq", HeaderName::CSeq)],
+            (4, b'd') => &[(b"date", HeaderName::Date)],
+            (4, b'r') => &[(b"rseq", HeaderName::RSeq), (b"rack", HeaderName::RAck)],
+            (5, b'r') => &[(b"route", HeaderName::Route)],
+            (5, b'a') => &[(b"allow", HeaderName::Allow)],
+            (5, b'e') => &[(b"event", HeaderName::Event)],
+            (6, b'a') => &[(b"accept", HeaderName::Accept)],
+            (6, b'm') => &[(b"min-se", HeaderName::MinSe)],
+            (6, b'r') => &[(b"reason", HeaderName::Reason)],
+            (6, b's') => &[(b"server", HeaderName::Server)],
+            (7, b'c') => &[
+                (b"call-id", HeaderName::CallId),
+                (b"contact", HeaderName::Contact),
+            ],
+            (7, b'e') => &[(b"expires", HeaderName::Expires)],
+            (7, b'p') => &[(b"privacy", HeaderName::Privacy)],
+            (7, b'r') => &[(b"require", HeaderName::Require)],
+            (7, b's') => &[(b"subject", HeaderName::Subject)],
+            (7, b'w') => &[(b"warning", HeaderName::Warning)],
+            (8, b'i') => &[(b"identity", HeaderName::Identity)],
+            (8, b'r') => &[(b"refer-to", HeaderName::ReferTo)],
+            (9, b'd') => &[(b"diversion", HeaderName::Diversion)],
+            (9, b's') => &[(b"supported", HeaderName::Supported)],
+            (9, b't') => &[(b"timestamp", HeaderName::Timestamp)],
+            (10, b'u') => &[(b"user-agent", HeaderName::UserAgent)],
+            (11, b'm') => &[(b"min-expires", HeaderName::MinExpires)],
+            (11, b'r') => &[
+                (b"referred-by", HeaderName::ReferredBy),
+                (b"retry-after", HeaderName::RetryAfter),
+            ],
+            (11, b'u') => &[(b"unsupported", HeaderName::Unsupported)],
+            (12, b'a') => &[(b"allow-events", HeaderName::AllowEvents)],
+            (12, b'c') => &[(b"content-type", HeaderName::ContentType)],
+            (12, b'm') => &[(b"max-forwards", HeaderName::MaxForwards)],
+            (12, b'r') => &[(b"record-route", HeaderName::RecordRoute)],
+            (13, b'a') => &[(b"authorization", HeaderName::Authorization)],
+            (13, b'p') => &[(b"proxy-require", HeaderName::ProxyRequire)],
+            (14, b'a') => &[(b"accept-contact", HeaderName::AcceptContact)],
+            (14, b'c') => &[(b"content-length", HeaderName::ContentLength)],
+            (14, b'r') => &[(b"reject-contact", HeaderName::RejectContact)],
+            (15, b'r') => &[(b"remote-party-id", HeaderName::RemotePartyId)],
+            (15, b's') => &[(b"session-expires", HeaderName::SessionExpires)],
+            (16, b'c') => &[(b"content-encoding", HeaderName::ContentEncoding)],
+            (16, b'w') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
+            (18, b'p') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            (19, b'c') => &[(b"content-disposition", HeaderName::ContentDisposition)],
+            (19, b'p') => &[
+                (b"proxy-authorization", HeaderName::ProxyAuthorization),
+                (b"p-asserted-identity", HeaderName::PAssertedIdentity),
+            ],
+            (20, b'p') => &[(b"p-preferred-identity", HeaderName::PPreferredIdentity)],
+            _ => return HeaderName::Other,
+        };
+        candidates
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(HeaderName::Other, |(_, h)| *h)
     }
 
     /// The canonical (long) form, as printed by builders; `None` for [`HeaderName::Other`].
@@ -199,6 +239,70 @@ impl HeaderName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_canonical_name_round_trips() {
+        let all = [
+            HeaderName::Accept,
+            HeaderName::AcceptContact,
+            HeaderName::Allow,
+            HeaderName::AllowEvents,
+            HeaderName::Authorization,
+            HeaderName::CallId,
+            HeaderName::Contact,
+            HeaderName::ContentDisposition,
+            HeaderName::ContentEncoding,
+            HeaderName::ContentLength,
+            HeaderName::ContentType,
+            HeaderName::CSeq,
+            HeaderName::Date,
+            HeaderName::Diversion,
+            HeaderName::Event,
+            HeaderName::Expires,
+            HeaderName::From,
+            HeaderName::Identity,
+            HeaderName::MaxForwards,
+            HeaderName::MinExpires,
+            HeaderName::MinSe,
+            HeaderName::PAssertedIdentity,
+            HeaderName::PPreferredIdentity,
+            HeaderName::Privacy,
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+            HeaderName::ProxyRequire,
+            HeaderName::RAck,
+            HeaderName::Reason,
+            HeaderName::RecordRoute,
+            HeaderName::ReferTo,
+            HeaderName::ReferredBy,
+            HeaderName::RejectContact,
+            HeaderName::RemotePartyId,
+            HeaderName::Require,
+            HeaderName::RetryAfter,
+            HeaderName::Route,
+            HeaderName::RSeq,
+            HeaderName::SessionExpires,
+            HeaderName::Subject,
+            HeaderName::Supported,
+            HeaderName::Timestamp,
+            HeaderName::To,
+            HeaderName::Unsupported,
+            HeaderName::UserAgent,
+            HeaderName::Server,
+            HeaderName::Via,
+            HeaderName::Warning,
+            HeaderName::WwwAuthenticate,
+        ];
+        for h in all {
+            let name = h.canonical().expect("canonical");
+            assert_eq!(HeaderName::from_bytes(name.as_bytes()), h, "{name}");
+            assert_eq!(
+                HeaderName::from_bytes(name.to_uppercase().as_bytes()),
+                h,
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn compact_and_case_insensitive() {

@@ -7,7 +7,7 @@ use crate::typed::{
     self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
     check_media_type, delta_seconds,
 };
-use crate::uri::{Scheme, Uri};
+use crate::uri::Uri;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
@@ -318,14 +318,17 @@ impl Message {
         &self.cseq
     }
 
-    /// The From header.
-    pub fn from(&self) -> NameAddr<'_> {
-        self.name_addr(HeaderName::From)
+    /// The From header; `None` when its URI is malformed (its structure and tag were checked
+    /// while parsing, the URI grammar is checked here).
+    pub fn from(&self) -> Option<NameAddr<'_>> {
+        self.header(HeaderName::From)
+            .and_then(|v| NameAddr::parse(v).ok())
     }
 
-    /// The To header.
-    pub fn to(&self) -> NameAddr<'_> {
-        self.name_addr(HeaderName::To)
+    /// The To header; `None` when its URI is malformed.
+    pub fn to(&self) -> Option<NameAddr<'_>> {
+        self.header(HeaderName::To)
+            .and_then(|v| NameAddr::parse(v).ok())
     }
 
     /// The From tag.
@@ -487,13 +490,6 @@ impl Message {
         out.freeze()
     }
 
-    fn name_addr(&self, name: HeaderName) -> NameAddr<'_> {
-        // From and To are validated while parsing; the fallback is unreachable.
-        self.header(name)
-            .and_then(|v| NameAddr::parse(v).ok())
-            .unwrap_or_else(|| placeholder_name_addr())
-    }
-
     fn name_addr_list(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'_>> {
         self.header_all(name)
             .flat_map(split_commas)
@@ -519,10 +515,6 @@ impl Message {
 
 fn placeholder_via() -> Via<'static> {
     Via::placeholder()
-}
-
-fn placeholder_name_addr() -> NameAddr<'static> {
-    NameAddr::placeholder()
 }
 
 fn trim_leading_crlf(b: &[u8]) -> &[u8] {
@@ -573,20 +565,18 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
     if buf[lead..].iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    let head_len = match head_end(&buf[lead..]) {
-        Some(n) => lead + n,
-        // A datagram whose last header line ends the packet: tolerated, no body.
-        None if buf.ends_with(b"\n") => buf.len(),
-        None => return Err(ParseError::Unterminated),
-    };
-    let head = &buf[..head_len];
-    let mut lines = Lines { s: head, pos: lead };
+    // One pass over the lines: the empty line ends the header section.
+    let mut lines = Lines::new(buf, lead);
     let first = lines.next().ok_or(ParseError::StartLine("empty"))?;
-    let start = parse_start_line(head, first)?;
+    let start = parse_start_line(buf, first)?;
 
     let mut headers: Vec<Header> = Vec::with_capacity(24);
-    for (line_no, line) in (2..).zip(lines) {
+    let mut head_len = None;
+    let mut line_no = 1;
+    while let Some(line) = lines.next() {
+        line_no += 1;
         if line.is_empty() {
+            head_len = Some(lines.pos.min(buf.len()));
             break;
         }
         if line[0] == b' ' || line[0] == b'\t' {
@@ -594,20 +584,28 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
             let last = headers
                 .last_mut()
                 .ok_or(ParseError::HeaderLine { line: line_no })?;
-            let end = offset(head, line).map_or(last.value.end, |s| s.end);
-            let value = trim(&head[last.value.start as usize..end as usize]);
-            last.value = offset(head, value).unwrap_or(last.value);
+            let end = offset(buf, line).map_or(last.value.end, |s| s.end);
+            let value = trim(&buf[last.value.start as usize..end as usize]);
+            last.value = offset(buf, value).unwrap_or(last.value);
             continue;
         }
-        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
-        let name = trim(&line[..colon]);
-        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+        // header-name HCOLON: a token, optional whitespace, then ':'.
+        let name_len = line
+            .iter()
+            .position(|&b| !is_token(b))
+            .unwrap_or(line.len());
+        let mut colon = name_len;
+        while matches!(line.get(colon), Some(b' ' | b'\t')) {
+            colon += 1;
+        }
+        if name_len == 0 || line.get(colon) != Some(&b':') {
             return Err(ParseError::HeaderLine { line: line_no });
         }
+        let name = &line[..name_len];
         let value = trim(&line[colon + 1..]);
-        let name_span = offset(head, name).ok_or(ParseError::HeaderLine { line: line_no })?;
-        let value_span = offset(head, value)
-            .or_else(|| offset(head, &line[line.len()..]))
+        let name_span = offset(buf, name).ok_or(ParseError::HeaderLine { line: line_no })?;
+        let value_span = offset(buf, value)
+            .or_else(|| offset(buf, &line[line.len()..]))
             .ok_or(ParseError::HeaderLine { line: line_no })?;
         headers.push(Header {
             name: HeaderName::from_bytes(name),
@@ -615,6 +613,13 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
             value: value_span,
         });
     }
+    let head_len = match head_len {
+        Some(n) => n,
+        // A datagram whose last header line ends the packet: tolerated, no body.
+        None if buf.ends_with(b"\n") => buf.len(),
+        None => return Err(ParseError::Unterminated),
+    };
+    let head = &buf[..head_len];
 
     let mut msg = Message {
         buf: buf.clone(),
@@ -640,9 +645,23 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
     })
 }
 
+/// Lines of the buffer, CR stripped; one memchr scan for the whole buffer.
 struct Lines<'a> {
     s: &'a [u8],
     pos: usize,
+    origin: usize,
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(s: &'a [u8], pos: usize) -> Lines<'a> {
+        Lines {
+            s,
+            pos,
+            origin: pos,
+            newlines: memchr::memchr_iter(b'\n', s.get(pos..).unwrap_or(&[])),
+        }
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -651,12 +670,13 @@ impl<'a> Iterator for Lines<'a> {
         if self.pos >= self.s.len() {
             return None;
         }
-        let rest = &self.s[self.pos..];
-        let (line, adv) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], i + 1),
-            None => (rest, rest.len()),
+        let start = self.pos;
+        let end = match self.newlines.next() {
+            Some(i) => self.origin + i,
+            None => self.s.len(),
         };
-        self.pos += adv;
+        self.pos = end + 1;
+        let line = &self.s[start..end.min(self.s.len())];
         Some(line.strip_suffix(b"\r").unwrap_or(line))
     }
 }
@@ -718,8 +738,25 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
     if uri[0] == b'<' {
         return Err(ParseError::RequestUri("enclosed in angle brackets"));
     }
-    let parsed = Uri::parse(uri).map_err(|e| ParseError::RequestUri(uri_fault(e)))?;
-    if matches!(parsed.scheme(), Scheme::Sip | Scheme::Sips) && parsed.headers().is_some() {
+    // Structure only here (scheme, no headers in a SIP Request-URI); the full URI grammar is
+    // checked when the URI is read.
+    let colon = uri.iter().position(|&b| b == b':').unwrap_or(0);
+    let scheme = &uri[..colon];
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok || colon + 1 >= uri.len() {
+        return Err(ParseError::RequestUri("missing or invalid scheme"));
+    }
+    // The user part may hold '?'; headers can only follow the host.
+    let after_user = uri
+        .iter()
+        .position(|&b| b == b'@')
+        .map_or(uri, |at| &uri[at..]);
+    if (scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips"))
+        && after_user.contains(&b'?')
+    {
         return Err(ParseError::RequestUri(
             "headers are not allowed in a Request-URI",
         ));
@@ -729,19 +766,6 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
         method: Method::from_bytes(method),
         uri,
     })
-}
-
-fn uri_fault(e: crate::uri::UriError) -> &'static str {
-    use crate::uri::UriError;
-    match e {
-        UriError::Scheme => "missing or invalid scheme",
-        UriError::User => "invalid user part",
-        UriError::Host => "invalid host",
-        UriError::Port => "invalid port",
-        UriError::Param => "invalid parameter",
-        UriError::Header => "invalid header part",
-        UriError::Char => "invalid character",
-    }
 }
 
 fn bad(name: HeaderName, fault: &'static str) -> ParseError {
@@ -769,19 +793,18 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             seen |= bit;
         }
         match h.name {
-            HeaderName::Via => {
-                for item in split_commas(value) {
-                    let via = Via::parse(item).map_err(|f| bad(h.name, f))?;
-                    if !have[0] {
-                        have[0] = true;
-                        msg.top_via = offset(head, trim(item)).unwrap_or_default();
-                        msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
-                    }
-                }
+            // The top Via is validated (it routes responses and keys transactions); lower
+            // ones are only relayed and are parsed when read.
+            HeaderName::Via if !have[0] => {
+                let item = split_commas(value).next().unwrap_or(value);
+                let via = Via::parse(item).map_err(|f| bad(h.name, f))?;
+                have[0] = true;
+                msg.top_via = offset(head, trim(item)).unwrap_or_default();
+                msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
             }
             HeaderName::From | HeaderName::To => {
-                let na = NameAddr::parse(value).map_err(|f| bad(h.name, f))?;
-                let tag = na.tag().and_then(|t| offset(head, t.as_bytes()));
+                let (_, tag) = NameAddr::check_structure(value).map_err(|f| bad(h.name, f))?;
+                let tag = tag.and_then(|t| offset(head, t));
                 if h.name == HeaderName::From {
                     have[1] = true;
                     msg.from_tag = tag;
@@ -808,15 +831,20 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
                     .ok_or(bad(h.name, "must be a non-negative 32-bit integer"))?;
                 content_length = Some(n as usize);
             }
+            // Contact, Route and Record-Route are checked for structure here (brackets, display
+            // name, parameters); their URIs are parsed when read.
             HeaderName::Contact => {
                 for item in split_commas(value) {
-                    ContactValue::parse(item).map_err(|f| bad(h.name, f))?;
+                    if trim(item) != b"*" {
+                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                    }
                 }
             }
             HeaderName::Route | HeaderName::RecordRoute => {
                 for item in split_commas(value) {
-                    let na = NameAddr::parse(item).map_err(|f| bad(h.name, f))?;
-                    if na.display_name().is_none() && !trim(item).starts_with(b"<") {
+                    let (bracketed, _) =
+                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                    if !bracketed {
                         return Err(bad(h.name, "value must be in angle brackets"));
                     }
                 }
@@ -875,7 +903,7 @@ v=0\n";
         assert_eq!(m.max_forwards(), Some(70));
         assert_eq!(m.body(), b"v=0\n");
         assert_eq!(m.header_named("x-custom"), Some(&b"kept   as  is"[..]));
-        assert_eq!(m.to().display_name(), Some("Bob"));
+        assert_eq!(m.to().and_then(|t| t.display_name()), Some("Bob"));
         assert_eq!(
             m.contact().map(|c| c.uri().as_str()),
             Some("sip:alice@pc33.atlanta.example.com")
@@ -906,7 +934,6 @@ v=0\n";
     #[test]
     fn placeholders_parse() {
         assert_eq!(placeholder_via().transport(), "UDP");
-        assert_eq!(placeholder_name_addr().uri().as_str(), "sip:invalid");
     }
 
     #[test]

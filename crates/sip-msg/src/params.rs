@@ -25,23 +25,20 @@ impl<'a> Params<'a> {
     /// Iterates `(name, value)` pairs; a quoted value keeps its quotes.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
         let raw = self.0;
-        split_semis(raw).filter_map(|item| {
-            let item = trim(item);
-            if item.is_empty() {
-                return None;
-            }
-            Some(match item.iter().position(|&b| b == b'=') {
-                Some(e) => (text(trim(&item[..e])), Some(text(trim(&item[e + 1..])))),
-                None => (text(item), None),
-            })
-        })
+        let mut pos = first_item(raw);
+        std::iter::from_fn(move || next_param(raw, &mut pos).map(|(n, v)| (text(n), v.map(text))))
     }
 
     /// `Some(Some(value))` for `name=value`, `Some(None)` for a bare `name`, `None` if absent.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter()
-            .find(|(n, _)| eq_ic(n.as_bytes(), name.as_bytes()))
-            .map(|(_, v)| v)
+        let raw = self.0;
+        let mut pos = first_item(raw);
+        while let Some((n, v)) = next_param(raw, &mut pos) {
+            if eq_ic(n, name.as_bytes()) {
+                return Some(v.map(text));
+            }
+        }
+        None
     }
 
     /// True when the parameter is present (with or without a value).
@@ -50,28 +47,42 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Splits at `;` outside quoted strings, skipping the text before the first `;`.
-fn split_semis(s: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut pos = s.iter().position(|&b| b == b';').map_or(s.len(), |p| p + 1);
-    std::iter::from_fn(move || {
-        if pos >= s.len() {
+fn first_item(s: &[u8]) -> usize {
+    memchr::memchr(b';', s).map_or(s.len(), |p| p + 1)
+}
+
+/// The next `name[=value]` from `pos` (just past a `;`), skipping empty items; LWS around the
+/// name, `=` and value is dropped. Quoted values may hold `;`.
+fn next_param<'a>(s: &'a [u8], pos: &mut usize) -> Option<(&'a [u8], Option<&'a [u8]>)> {
+    loop {
+        if *pos >= s.len() {
             return None;
         }
-        let start = pos;
+        let start = *pos;
+        let mut i = start;
         let mut in_quotes = false;
-        while pos < s.len() {
-            match s[pos] {
-                b'\\' if in_quotes => pos += 1,
+        let mut eq = None;
+        while i < s.len() {
+            match s[i] {
+                b'\\' if in_quotes => i += 1,
                 b'"' => in_quotes = !in_quotes,
+                b'=' if !in_quotes && eq.is_none() => eq = Some(i),
                 b';' if !in_quotes => break,
                 _ => {}
             }
-            pos += 1;
+            i += 1;
         }
-        let item = &s[start..pos.min(s.len())];
-        pos += 1;
-        Some(item)
-    })
+        let end = i.min(s.len());
+        *pos = end + 1;
+        let (name, value) = match eq {
+            Some(e) => (trim(&s[start..e]), Some(trim(&s[e + 1..end]))),
+            None => (trim(&s[start..end]), None),
+        };
+        if name.is_empty() && value.is_none() {
+            continue;
+        }
+        return Some((name, value));
+    }
 }
 
 #[cfg(test)]

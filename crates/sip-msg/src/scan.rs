@@ -3,17 +3,36 @@
 //! Header values handed to these functions have already been split into logical lines, so any CR
 //! or LF inside them belongs to a fold (CRLF followed by whitespace) and counts as LWS.
 
-/// RFC 3261 `token` characters.
-pub(crate) const fn is_token(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
-}
+/// Character classes of RFC 3261 §25.1, one bit each, looked up in one table.
+pub(crate) const TOKEN: u8 = 1;
+pub(crate) const WORD: u8 = 2;
+pub(crate) const UNRESERVED: u8 = 4;
+pub(crate) const USER: u8 = 8;
+pub(crate) const PASSWORD: u8 = 16;
+pub(crate) const PARAM: u8 = 32;
+pub(crate) const HEADER: u8 = 64;
+pub(crate) const HOST: u8 = 128;
 
-/// RFC 3261 `word` characters (Call-ID).
-pub(crate) const fn is_word(b: u8) -> bool {
-    is_token(b)
-        || matches!(
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mark = matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
+        let mut c = 0;
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            c |= TOKEN | WORD;
+        }
+        if matches!(
             b,
             b'(' | b')'
                 | b'<'
@@ -27,7 +46,51 @@ pub(crate) const fn is_word(b: u8) -> bool {
                 | b'?'
                 | b'{'
                 | b'}'
-        )
+        ) {
+            c |= WORD;
+        }
+        if alnum || mark {
+            c |= UNRESERVED | USER | PASSWORD | PARAM | HEADER;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            c |= USER;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            c |= PASSWORD;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            c |= PARAM;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            c |= HEADER;
+        }
+        if alnum || matches!(b, b'-' | b'.' | b'_') {
+            c |= HOST;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = build_classes();
+
+/// True when `b` is in every class of `mask`.
+#[inline]
+pub(crate) fn is(b: u8, mask: u8) -> bool {
+    CLASSES[b as usize] & mask == mask
+}
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    is(b, TOKEN)
+}
+
+/// RFC 3261 `word` characters (Call-ID).
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    is(b, WORD)
 }
 
 /// Whitespace inside a logical header value (folds included).

@@ -15,15 +15,51 @@ pub struct NameAddr<'a> {
     display: Option<&'a [u8]>,
     uri: Uri<'a>,
     params: Params<'a>,
+    tag: Option<&'a [u8]>,
 }
 
 impl<'a> NameAddr<'a> {
     /// Parses one name-addr or addr-spec with its header parameters.
     pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, Fault> {
+        let (display, uri_bytes, params, tag, _) = Self::split(value)?;
+        let uri = Uri::parse(uri_bytes).map_err(|_| "invalid URI")?;
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+            tag,
+        })
+    }
+
+    /// Checks the structure (display name, brackets, parameters) without parsing the URI;
+    /// returns whether the URI was in angle brackets, and the tag.
+    pub(crate) fn check_structure(value: &'a [u8]) -> Result<(bool, Option<&'a [u8]>), Fault> {
+        let (_, uri, _, tag, bracketed) = Self::split(value)?;
+        let colon = uri.iter().position(|&b| b == b':').ok_or("invalid URI")?;
+        if colon == 0 || uri.iter().any(|&b| b <= b' ') {
+            return Err("invalid URI");
+        }
+        Ok((bracketed, tag))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn split(
+        value: &'a [u8],
+    ) -> Result<
+        (
+            Option<&'a [u8]>,
+            &'a [u8],
+            Params<'a>,
+            Option<&'a [u8]>,
+            bool,
+        ),
+        Fault,
+    > {
         let v = trim(value);
         let mut c = Cursor::new(v);
         let display;
         let uri_bytes;
+        let mut bracketed = true;
         if c.peek() == Some(b'"') {
             display = Some(c.quoted().ok_or("unterminated quoted display name")?);
             c.skip_ws();
@@ -42,6 +78,7 @@ impl<'a> NameAddr<'a> {
             uri_bytes = angle(&mut c)?;
         } else {
             display = None;
+            bracketed = false;
             // addr-spec form: the URI ends at whitespace or ';' and may not carry headers.
             let u = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
             if u.contains(&b'?') || u.contains(&b',') {
@@ -49,22 +86,9 @@ impl<'a> NameAddr<'a> {
             }
             uri_bytes = u;
         }
-        let uri = Uri::parse(uri_bytes).map_err(|_| "invalid URI")?;
-        let params = header_params(&mut c)?;
-        Ok(NameAddr {
-            display,
-            uri,
-            params,
-        })
-    }
-
-    /// `<sip:invalid>`: stands in where a validated header is read back (never observed).
-    pub(crate) fn placeholder() -> NameAddr<'static> {
-        NameAddr {
-            display: None,
-            uri: Uri::placeholder(),
-            params: Params::default(),
-        }
+        let mut picked = Picked::default();
+        let params = header_params(&mut c, &mut picked)?;
+        Ok((display, uri_bytes, params, picked.tag, bracketed))
     }
 
     /// The display name as written (quotes removed, escapes kept), if any.
@@ -84,7 +108,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter (From/To).
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.get("tag").flatten()
+        self.tag.map(text)
     }
 }
 
@@ -117,25 +141,45 @@ fn angle<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], Fault> {
     Ok(inner)
 }
 
+/// Parameters a caller wants picked out while the list is validated (one pass, no lookups).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Picked<'a> {
+    pub(crate) tag: Option<&'a [u8]>,
+    pub(crate) branch: Option<Option<&'a [u8]>>,
+    pub(crate) received: Option<&'a [u8]>,
+    pub(crate) rport: Option<Option<&'a [u8]>>,
+}
+
 /// `*( SEMI generic-param )` up to the end of the value; validated, then kept raw.
-fn header_params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Fault> {
+fn header_params<'a>(c: &mut Cursor<'a>, picked: &mut Picked<'a>) -> Result<Params<'a>, Fault> {
     c.skip_ws();
     let start = c.pos;
     while !c.at_end() {
         if !c.sep(b';') {
             return Err("unexpected text after value");
         }
-        c.token().ok_or("empty or invalid parameter name")?;
+        let name = c.token().ok_or("empty or invalid parameter name")?;
+        let mut value = None;
         if c.sep(b'=') {
             if c.peek() == Some(b'"') {
+                let q0 = c.pos;
                 c.quoted().ok_or("unterminated quoted parameter")?;
+                value = Some(&c.s[q0..c.pos]);
             } else {
                 // token / host (IPv6 references included)
                 let v = c.take_while(|b| is_token(b) || matches!(b, b'[' | b']' | b':'));
                 if v.is_empty() {
                     return Err("empty parameter value");
                 }
+                value = Some(v);
             }
+        }
+        match name.len() {
+            3 if name.eq_ignore_ascii_case(b"tag") => picked.tag = value,
+            6 if name.eq_ignore_ascii_case(b"branch") => picked.branch = Some(value),
+            5 if name.eq_ignore_ascii_case(b"rport") => picked.rport = Some(value),
+            8 if name.eq_ignore_ascii_case(b"received") => picked.received = value,
+            _ => {}
         }
         c.skip_ws();
     }
@@ -150,6 +194,9 @@ pub struct Via<'a> {
     port: Option<u16>,
     params: Params<'a>,
     sent_by: &'a [u8],
+    branch: Option<&'a [u8]>,
+    received: Option<&'a [u8]>,
+    rport: Option<Option<u16>>,
 }
 
 impl<'a> Via<'a> {
@@ -173,23 +220,28 @@ impl<'a> Via<'a> {
         }
         let sent_by = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
         let (host, port) = parse_hostport(sent_by).map_err(|_| "invalid sent-by")?;
-        let params = header_params(&mut c)?;
-        let via = Via {
+        let mut picked = Picked::default();
+        let params = header_params(&mut c, &mut picked)?;
+        let branch = match picked.branch {
+            None => None,
+            Some(Some(b)) if b.iter().all(|&x| is_token(x)) => Some(b),
+            Some(_) => return Err("invalid branch"),
+        };
+        let rport = match picked.rport {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(p)) => Some(Some(parse_u64(p, 65535).ok_or("invalid rport")? as u16)),
+        };
+        Ok(Via {
             transport: text(transport),
             host,
             port,
             params,
             sent_by,
-        };
-        if let Some(b) = params.get("branch")
-            && !b.is_some_and(|b| !b.is_empty() && b.bytes().all(is_token))
-        {
-            return Err("invalid branch");
-        }
-        if let Some(r) = params.get("rport").flatten() {
-            parse_u64(r.as_bytes(), 65535).ok_or("invalid rport")?;
-        }
-        Ok(via)
+            branch,
+            received: picked.received,
+            rport,
+        })
     }
 
     /// `SIP/2.0/UDP invalid`: stands in where a validated Via is read back (never observed).
@@ -200,6 +252,9 @@ impl<'a> Via<'a> {
             port: None,
             params: Params::default(),
             sent_by: b"invalid",
+            branch: None,
+            received: None,
+            rport: None,
         }
     }
 
@@ -230,19 +285,17 @@ impl<'a> Via<'a> {
 
     /// The branch parameter.
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.get("branch").flatten()
+        self.branch.map(text)
     }
 
     /// The `received` parameter.
     pub fn received(&self) -> Option<&'a str> {
-        self.params.get("received").flatten()
+        self.received.map(text)
     }
 
     /// `None` when absent, `Some(None)` for a bare `rport` (fill-in request), else the port.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params
-            .get("rport")
-            .map(|v| v.and_then(|p| parse_u64(p.as_bytes(), 65535).map(|p| p as u16)))
+        self.rport
     }
 
     /// True when the branch carries the RFC 3261 magic cookie.
@@ -354,7 +407,7 @@ pub(crate) fn check_media_type(v: &[u8]) -> Result<(), Fault> {
         return Err("invalid media type");
     }
     c.token().ok_or("invalid media subtype")?;
-    header_params(&mut c).map(|_| ())
+    header_params(&mut c, &mut Picked::default()).map(|_| ())
 }
 
 /// A delta-seconds value (Expires, Retry-After, Min-SE…), at most 2³²−1.

@@ -4,7 +4,7 @@
 //! decides whether it serves them (416).
 
 use crate::params::Params;
-use crate::scan::{parse_u64, text};
+use crate::scan::{HEADER, HOST, PARAM, PASSWORD, USER, is, parse_u64, text};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -81,42 +81,18 @@ pub struct Uri<'a> {
     headers: Option<&'a [u8]>,
 }
 
-const fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
-}
-
-const fn is_user_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-}
-
-const fn is_password_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-const fn is_param_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
-
-const fn is_header_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
-}
-
-/// Checks that every byte passes `ok` or is a valid `%HH` escape.
-fn check_escaped(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+/// Checks that every byte is in class `mask` or is a valid `%HH` escape.
+fn check_escaped(s: &[u8], mask: u8) -> bool {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
-        if b == b'%' {
+        if is(b, mask) {
+            i += 1;
+        } else if b == b'%' {
             match (s.get(i + 1), s.get(i + 2)) {
                 (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
                 _ => return false,
             }
-        } else if ok(b) {
-            i += 1;
         } else {
             return false;
         }
@@ -152,19 +128,46 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), UriErr
     Ok((host, port))
 }
 
+/// Dotted-quad IPv4 without leading-zero ambiguity checks beyond 0–255 per octet.
+fn parse_ipv4(h: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut acc: u16 = 0;
+    let mut digits = 0;
+    for &b in h {
+        if b.is_ascii_digit() {
+            acc = acc * 10 + u16::from(b - b'0');
+            digits += 1;
+            if digits > 3 || acc > 255 {
+                return None;
+            }
+        } else if b == b'.' && digits > 0 && n < 3 {
+            octets[n] = acc as u8;
+            n += 1;
+            acc = 0;
+            digits = 0;
+        } else {
+            return None;
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = acc as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
 fn parse_host(h: &[u8]) -> Result<Host<'_>, UriError> {
     if h.is_empty() {
         return Err(UriError::Host);
     }
-    if h.iter().all(|b| b.is_ascii_digit() || *b == b'.')
-        && let Ok(a) = text(h).parse::<Ipv4Addr>()
+    if h[0].is_ascii_digit()
+        && let Some(a) = parse_ipv4(h)
     {
         return Ok(Host::V4(a));
     }
     // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as deployed networks use it.
-    let ok = h
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let ok = h.iter().all(|&b| is(b, HOST));
     if !ok || h[0] == b'.' || h[0] == b'-' {
         return Err(UriError::Host);
     }
@@ -238,11 +241,11 @@ impl<'a> Uri<'a> {
                     Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                     None => (userinfo, None),
                 };
-                if user.is_empty() || !check_escaped(user, is_user_char) {
+                if user.is_empty() || !check_escaped(user, USER) {
                     return Err(UriError::User);
                 }
                 if let Some(p) = password
-                    && !check_escaped(p, is_password_char)
+                    && !check_escaped(p, PASSWORD)
                 {
                     return Err(UriError::User);
                 }
@@ -270,9 +273,7 @@ impl<'a> Uri<'a> {
                     Some(e) => (&item[..e], &item[e + 1..]),
                     None => return Err(UriError::Header),
                 };
-                if name.is_empty()
-                    || !check_escaped(name, is_header_char)
-                    || !check_escaped(value, is_header_char)
+                if name.is_empty() || !check_escaped(name, HEADER) || !check_escaped(value, HEADER)
                 {
                     return Err(UriError::Header);
                 }
@@ -280,20 +281,6 @@ impl<'a> Uri<'a> {
             self.headers = Some(h);
         }
         Ok(())
-    }
-
-    /// `sip:invalid`: a stand-in for values validated earlier.
-    pub(crate) fn placeholder() -> Uri<'static> {
-        Uri {
-            raw: b"sip:invalid",
-            scheme: Scheme::Sip,
-            user: None,
-            password: None,
-            host: Some(Host::Name("invalid")),
-            port: None,
-            params: Params::default(),
-            headers: None,
-        }
     }
 
     /// The URI as written.
@@ -351,11 +338,11 @@ fn parse_uri_params(s: &[u8]) -> Result<Params<'_>, UriError> {
             Some(e) => (&item[..e], Some(&item[e + 1..])),
             None => (item, None),
         };
-        if name.is_empty() || !check_escaped(name, is_param_char) {
+        if name.is_empty() || !check_escaped(name, PARAM) {
             return Err(UriError::Param);
         }
         if let Some(v) = value
-            && (v.is_empty() || !check_escaped(v, is_param_char))
+            && (v.is_empty() || !check_escaped(v, PARAM))
         {
             return Err(UriError::Param);
         }

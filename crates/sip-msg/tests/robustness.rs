@@ -25,7 +25,8 @@ fn torture() -> Vec<Vec<u8>> {
 fn touch_everything(m: &Message) -> usize {
     let mut n = 0;
     n += m.call_id().len() + m.cseq().seq as usize;
-    n += m.from().tag().map_or(0, str::len) + m.to().uri().as_str().len();
+    n += m.from().and_then(|f| f.tag()).map_or(0, str::len);
+    n += m.to().map_or(0, |t| t.uri().as_str().len());
     n += m.top_via().branch().map_or(0, str::len) + m.vias().count();
     n += m.contacts().count() + m.routes().count() + m.record_routes().count();
     n += m.p_asserted_identity().count() + m.diversion().count() + m.reasons().count();
