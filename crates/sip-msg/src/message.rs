@@ -7,7 +7,7 @@ use crate::typed::{
     self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
     check_media_type, delta_seconds,
 };
-use crate::uri::Uri;
+use crate::uri::{Scheme, Uri, UriError};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
@@ -318,14 +318,14 @@ impl Message {
         &self.cseq
     }
 
-    /// The From header; `None` when its URI is malformed (its structure and tag were checked
-    /// while parsing, the URI grammar is checked here).
+    /// The From header (validated while parsing, so `None` only for a message built
+    /// without one).
     pub fn from(&self) -> Option<NameAddr<'_>> {
         self.header(HeaderName::From)
             .and_then(|v| NameAddr::parse(v).ok())
     }
 
-    /// The To header; `None` when its URI is malformed.
+    /// The To header (validated while parsing).
     pub fn to(&self) -> Option<NameAddr<'_>> {
         self.header(HeaderName::To)
             .and_then(|v| NameAddr::parse(v).ok())
@@ -738,25 +738,8 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
     if uri[0] == b'<' {
         return Err(ParseError::RequestUri("enclosed in angle brackets"));
     }
-    // Structure only here (scheme, no headers in a SIP Request-URI); the full URI grammar is
-    // checked when the URI is read.
-    let colon = uri.iter().position(|&b| b == b':').unwrap_or(0);
-    let scheme = &uri[..colon];
-    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !scheme_ok || colon + 1 >= uri.len() {
-        return Err(ParseError::RequestUri("missing or invalid scheme"));
-    }
-    // The user part may hold '?'; headers can only follow the host.
-    let after_user = uri
-        .iter()
-        .position(|&b| b == b'@')
-        .map_or(uri, |at| &uri[at..]);
-    if (scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips"))
-        && after_user.contains(&b'?')
-    {
+    let parsed = Uri::parse(uri).map_err(|e| ParseError::RequestUri(uri_fault(e)))?;
+    if matches!(parsed.scheme(), Scheme::Sip | Scheme::Sips) && parsed.headers().is_some() {
         return Err(ParseError::RequestUri(
             "headers are not allowed in a Request-URI",
         ));
@@ -766,6 +749,18 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
         method: Method::from_bytes(method),
         uri,
     })
+}
+
+fn uri_fault(e: UriError) -> &'static str {
+    match e {
+        UriError::Scheme => "missing or invalid scheme",
+        UriError::User => "invalid user part",
+        UriError::Host => "invalid host",
+        UriError::Port => "invalid port",
+        UriError::Param => "invalid parameter",
+        UriError::Header => "invalid header part",
+        UriError::Char => "invalid character",
+    }
 }
 
 fn bad(name: HeaderName, fault: &'static str) -> ParseError {
@@ -803,8 +798,8 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
                 msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
             }
             HeaderName::From | HeaderName::To => {
-                let (_, tag) = NameAddr::check_structure(value).map_err(|f| bad(h.name, f))?;
-                let tag = tag.and_then(|t| offset(head, t));
+                let na = NameAddr::parse(value).map_err(|f| bad(h.name, f))?;
+                let tag = na.tag().and_then(|t| offset(head, t.as_bytes()));
                 if h.name == HeaderName::From {
                     have[1] = true;
                     msg.from_tag = tag;

@@ -81,6 +81,24 @@ pub struct Uri<'a> {
     headers: Option<&'a [u8]>,
 }
 
+/// Checks that every byte passes `ok` or is a valid `%HH` escape.
+fn check_escaped_with(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if ok(s[i]) {
+            i += 1;
+        } else if s[i] == b'%'
+            && s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            i += 3;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// Checks that every byte is in class `mask` or is a valid `%HH` escape.
 fn check_escaped(s: &[u8], mask: u8) -> bool {
     let mut i = 0;
@@ -223,7 +241,10 @@ impl<'a> Uri<'a> {
                 uri.params = parse_uri_params(&rest[end..])?;
             }
             Scheme::Other => {
-                if rest.is_empty() || rest.iter().any(|&b| b <= b' ' || b >= 0x7f || b == b'<') {
+                // absoluteURI (RFC 3261 §25.1): printable characters and valid %HH escapes.
+                let printable =
+                    |b: u8| b > b' ' && b < 0x7f && !matches!(b, b'<' | b'>' | b'"' | b'%');
+                if rest.is_empty() || !check_escaped_with(rest, printable) {
                     return Err(UriError::Char);
                 }
             }
