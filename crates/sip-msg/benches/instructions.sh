@@ -5,7 +5,7 @@
 set -euo pipefail
 n=20000
 cargo build --release -q -p tollswitch-sip-msg --example parse_loop
-bin=target/release/examples/parse_loop
+bin="${CARGO_TARGET_DIR:-target}/release/examples/parse_loop"
 declare -A per
 for p in tollswitch rsipstack rsip; do
   out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$p" "$n" 2>&1 | grep 'refs:' | tr -d ',' | awk '{print $NF}')
