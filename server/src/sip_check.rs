@@ -53,12 +53,12 @@ pub fn run(files: &[PathBuf], print: bool) -> ExitCode {
             Ok(raw) => raw,
             Err(e) => {
                 all_ok = false;
-                let _ = writeln!(out, "{}: invalid cannot read file: {e}", path.display());
+                let _ = writeln!(out, "invalid cannot read file: {e}\t{}", path.display());
                 continue;
             }
         };
         let (parsed, line) = verdict_line(&normalise_line_ends(&raw));
-        let _ = writeln!(out, "{}: {line}", path.display());
+        let _ = writeln!(out, "{line}\t{}", path.display());
         match parsed {
             Ok(m) if print => {
                 let _ = out.write_all(&m.to_bytes());

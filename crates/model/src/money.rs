@@ -11,7 +11,9 @@ use std::str::FromStr;
 pub const MICROS_PER_UNIT: i64 = 1_000_000;
 
 /// An amount of money in micro-units. Arithmetic is checked or saturating, never wrapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -32,7 +34,9 @@ impl fmt::Display for MoneyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             MoneyError::Empty => "empty amount",
-            MoneyError::InvalidCharacter => "amount must be digits with an optional sign and decimal point",
+            MoneyError::InvalidCharacter => {
+                "amount must be digits with an optional sign and decimal point"
+            }
             MoneyError::TooPrecise => "amount has more than 6 decimal places",
             MoneyError::Overflow => "amount is out of range",
         })
@@ -79,7 +83,11 @@ impl Money {
     /// under-charges a fraction). `None` on overflow.
     pub fn per_minute_for_seconds(self, seconds: u64) -> Option<Money> {
         let product = i128::from(self.0).checked_mul(i128::from(seconds))?;
-        let charge = if product >= 0 { (product + 59) / 60 } else { product / 60 };
+        let charge = if product >= 0 {
+            (product + 59) / 60
+        } else {
+            product / 60
+        };
         i64::try_from(charge).ok().map(Money)
     }
 
@@ -125,8 +133,7 @@ impl FromStr for Money {
         if whole.is_empty() && frac.is_empty() {
             return Err(MoneyError::InvalidCharacter);
         }
-        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MoneyError::InvalidCharacter);
         }
         if frac.len() > 6 {
@@ -139,7 +146,9 @@ impl FromStr for Money {
                 .and_then(|m| m.checked_add(i64::from(b - b'0')))
                 .ok_or(MoneyError::Overflow)?;
         }
-        micros = micros.checked_mul(MICROS_PER_UNIT).ok_or(MoneyError::Overflow)?;
+        micros = micros
+            .checked_mul(MICROS_PER_UNIT)
+            .ok_or(MoneyError::Overflow)?;
         let mut scale = MICROS_PER_UNIT / 10;
         for b in frac.bytes() {
             micros = micros
@@ -174,7 +183,9 @@ impl FromStr for Currency {
         if b.len() == 3 && b.iter().all(u8::is_ascii_uppercase) {
             Ok(Currency([b[0], b[1], b[2]]))
         } else {
-            Err(format!("currency must be three upper-case letters (ISO 4217), got {s:?}"))
+            Err(format!(
+                "currency must be three upper-case letters (ISO 4217), got {s:?}"
+            ))
         }
     }
 }
@@ -209,7 +220,11 @@ mod tests {
             ("12", 12_000_000, "12.00"),
             ("-3.5", -3_500_000, "-3.50"),
             ("0.000125", 125, "0.000125"),
-            ("1234567890123.123456", 1_234_567_890_123_123_456, "1234567890123.123456"),
+            (
+                "1234567890123.123456",
+                1_234_567_890_123_123_456,
+                "1234567890123.123456",
+            ),
             (".5", 500_000, "0.50"),
         ] {
             let m: Money = text.parse().expect(text);
@@ -231,8 +246,14 @@ mod tests {
     fn per_minute_rounds_up_to_the_micro() {
         let price: Money = "0.01".parse().expect("price");
         // 1 s of 0.01/min = 166.67 micro → 167.
-        assert_eq!(price.per_minute_for_seconds(1), Some(Money::from_micros(167)));
-        assert_eq!(price.per_minute_for_seconds(60), Some(Money::from_micros(10_000)));
+        assert_eq!(
+            price.per_minute_for_seconds(1),
+            Some(Money::from_micros(167))
+        );
+        assert_eq!(
+            price.per_minute_for_seconds(60),
+            Some(Money::from_micros(10_000))
+        );
     }
 
     proptest! {

@@ -30,7 +30,10 @@ impl fmt::Display for NumberError {
             NumberError::Empty => f.write_str("number is empty"),
             NumberError::NotADigit(c) => write!(f, "number may hold only digits, found {c:?}"),
             NumberError::TooLong(n) => {
-                write!(f, "number has {n} digits, at most {MAX_NUMBER_DIGITS} are allowed")
+                write!(
+                    f,
+                    "number has {n} digits, at most {MAX_NUMBER_DIGITS} are allowed"
+                )
             }
         }
     }
@@ -92,9 +95,15 @@ mod tests {
 
     #[test]
     fn accepts_digits_and_strips_plus() {
-        assert_eq!("+4420".parse::<Number>().map(|n| n.to_string()), Ok("4420".to_owned()));
+        assert_eq!(
+            "+4420".parse::<Number>().map(|n| n.to_string()),
+            Ok("4420".to_owned())
+        );
         assert_eq!("".parse::<Number>(), Err(NumberError::Empty));
         assert_eq!("12a".parse::<Number>(), Err(NumberError::NotADigit('a')));
-        assert!(matches!("1".repeat(33).parse::<Number>(), Err(NumberError::TooLong(33))));
+        assert!(matches!(
+            "1".repeat(33).parse::<Number>(),
+            Err(NumberError::TooLong(33))
+        ));
     }
 }

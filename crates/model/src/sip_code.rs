@@ -70,7 +70,11 @@ impl SipCode {
 
     /// A code in 100..=699, or `None`.
     pub const fn new(code: u16) -> Option<SipCode> {
-        if code >= 100 && code <= 699 { Some(SipCode(code)) } else { None }
+        if code >= 100 && code <= 699 {
+            Some(SipCode(code))
+        } else {
+            None
+        }
     }
 
     /// The number.
@@ -177,8 +181,12 @@ impl SipCode {
             200..=299 => "answered",
             300..=399 => "redirected; check whether the vendor expects redirects to be followed",
             400 => "malformed request: compare the SIP trace with the peer's expectations",
-            401 | 407 => "credentials required or wrong: check the gateway's digest user and password",
-            403 => "IP not authorised or account blocked: check the peer's IP list and account status",
+            401 | 407 => {
+                "credentials required or wrong: check the gateway's digest user and password"
+            }
+            403 => {
+                "IP not authorised or account blocked: check the peer's IP list and account status"
+            }
             404 => "number not routable: add the prefix to routing or check number transformation",
             408 => "no response from the gateway within the timeout: check reachability and timers",
             480 => "callee unavailable",
@@ -195,7 +203,9 @@ impl SipCode {
             _ => match self.class() {
                 SipCodeClass::Provisional => "provisional, not a final answer",
                 SipCodeClass::ClientError => "client error: configuration or routing",
-                SipCodeClass::ServerError => "server error: upstream or capacity, usually fail over",
+                SipCodeClass::ServerError => {
+                    "server error: upstream or capacity, usually fail over"
+                }
                 SipCodeClass::GlobalFailure => "global failure; failover stops",
                 _ => "",
             },
@@ -232,7 +242,14 @@ mod tests {
         assert_eq!(SipCode::new(700), None);
         assert_eq!(SipCode::DECLINE.class(), SipCodeClass::GlobalFailure);
         assert_eq!(SipCode::BUSY_HERE.reason_phrase(), "Busy Here");
-        assert_eq!(SipCode::new(499).map(SipCode::reason_phrase), Some("Client Error"));
-        assert!(SipCode::SERVICE_UNAVAILABLE.troubleshooting_hint().contains("alternate"));
+        assert_eq!(
+            SipCode::new(499).map(SipCode::reason_phrase),
+            Some("Client Error")
+        );
+        assert!(
+            SipCode::SERVICE_UNAVAILABLE
+                .troubleshooting_hint()
+                .contains("alternate")
+        );
     }
 }
