@@ -1,5 +1,6 @@
 //! The message: start line, headers in order, body — spans over one `Bytes`.
 
+use crate::auth::{Challenge, Credentials, DigestError};
 use crate::error::ParseError;
 use crate::header::HeaderName;
 use crate::scan::{eq_ic, is_token, parse_u64, split_commas, text, trim};
@@ -7,7 +8,7 @@ use crate::typed::{
     self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
     check_media_type, delta_seconds,
 };
-use crate::uri::{Scheme, Uri, UriError};
+use crate::uri::{Scheme, Uri, UriError, UriSpans};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
@@ -109,8 +110,15 @@ impl fmt::Display for Method {
 
 #[derive(Debug, Clone)]
 enum StartLine {
-    Request { method: Method, uri: Span },
-    Response { code: u16, reason: Span },
+    Request {
+        method: Method,
+        uri: Span,
+        parsed: Option<UriSpans>,
+    },
+    Response {
+        code: u16,
+        reason: Span,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +250,13 @@ impl Message {
     /// The Request-URI of a request (validated while parsing).
     pub fn request_uri(&self) -> Option<Uri<'_>> {
         match self.start {
-            StartLine::Request { uri, .. } => Uri::parse(self.bytes(uri)).ok(),
+            StartLine::Request {
+                parsed: Some(spans),
+                ..
+            } => Some(Uri::from_spans(&self.buf, &spans)),
+            StartLine::Request {
+                uri, parsed: None, ..
+            } => Uri::parse(self.bytes(uri)).ok(),
             StartLine::Response { .. } => None,
         }
     }
@@ -409,6 +423,37 @@ impl Message {
         self.name_addr_list(HeaderName::Diversion)
     }
 
+    /// Content-Length as written (validated while parsing), if present.
+    pub fn content_length(&self) -> Option<u32> {
+        self.header(HeaderName::ContentLength)
+            .and_then(|v| crate::scan::parse_u64(v, u64::from(u32::MAX)))
+            .map(|n| n as u32)
+    }
+
+    /// Credentials in the Authorization header (digest only).
+    pub fn authorization(&self) -> Option<Result<Credentials, DigestError>> {
+        self.header(HeaderName::Authorization)
+            .map(Credentials::parse)
+    }
+
+    /// Credentials in the Proxy-Authorization header (digest only).
+    pub fn proxy_authorization(&self) -> Option<Result<Credentials, DigestError>> {
+        self.header(HeaderName::ProxyAuthorization)
+            .map(Credentials::parse)
+    }
+
+    /// The challenge in a WWW-Authenticate header (digest only).
+    pub fn www_authenticate(&self) -> Option<Result<Challenge, DigestError>> {
+        self.header(HeaderName::WwwAuthenticate)
+            .map(Challenge::parse)
+    }
+
+    /// The challenge in a Proxy-Authenticate header (digest only).
+    pub fn proxy_authenticate(&self) -> Option<Result<Challenge, DigestError>> {
+        self.header(HeaderName::ProxyAuthenticate)
+            .map(Challenge::parse)
+    }
+
     /// Content-Type as written.
     pub fn content_type(&self) -> Option<&str> {
         self.header(HeaderName::ContentType).map(text)
@@ -461,7 +506,7 @@ impl Message {
     /// Writes the message back out: start line, headers (names and values as written), body.
     pub fn write_to(&self, out: &mut BytesMut) {
         match &self.start {
-            StartLine::Request { method, uri } => {
+            StartLine::Request { method, uri, .. } => {
                 out.put_slice(method.as_str().as_bytes());
                 out.put_u8(b' ');
                 out.put_slice(self.bytes(*uri));
@@ -744,10 +789,12 @@ fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
             "headers are not allowed in a Request-URI",
         ));
     }
+    let spans = parsed.spans(head);
     let uri = offset(head, uri).ok_or(ParseError::RequestUri("span"))?;
     Ok(StartLine::Request {
         method: Method::from_bytes(method),
         uri,
+        parsed: spans,
     })
 }
 
@@ -897,6 +944,8 @@ v=0\n";
         assert_eq!(m.branch(), Some("z9hG4bK776asdhds"));
         assert_eq!(m.max_forwards(), Some(70));
         assert_eq!(m.body(), b"v=0\n");
+        assert_eq!(m.content_length(), Some(4));
+        assert!(m.authorization().is_none());
         assert_eq!(m.header_named("x-custom"), Some(&b"kept   as  is"[..]));
         assert_eq!(m.to().and_then(|t| t.display_name()), Some("Bob"));
         assert_eq!(

@@ -81,6 +81,37 @@ pub struct Uri<'a> {
     headers: Option<&'a [u8]>,
 }
 
+/// A parsed URI as offsets into the buffer it came from, so a message can keep it without
+/// borrowing itself and hand out a [`Uri`] again without re-parsing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UriSpans {
+    raw: (u32, u32),
+    scheme: Scheme,
+    user: Option<(u32, u32)>,
+    password: Option<(u32, u32)>,
+    host: Option<HostSpan>,
+    port: Option<u16>,
+    params: (u32, u32),
+    headers: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum HostSpan {
+    Name(u32, u32),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+fn rel(base: &[u8], sub: &[u8]) -> Option<(u32, u32)> {
+    let start = (sub.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start + sub.len();
+    (end <= base.len()).then_some((start as u32, end as u32))
+}
+
+fn at(base: &[u8], (a, b): (u32, u32)) -> &[u8] {
+    base.get(a as usize..b as usize).unwrap_or_default()
+}
+
 /// Checks that every byte passes `ok` or is a valid `%HH` escape.
 fn check_escaped_with(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
     let mut i = 0;
@@ -302,6 +333,56 @@ impl<'a> Uri<'a> {
             self.headers = Some(h);
         }
         Ok(())
+    }
+
+    /// This URI as offsets into `base`, which must be the buffer it was parsed from.
+    pub(crate) fn spans(&self, base: &[u8]) -> Option<UriSpans> {
+        let opt = |v: Option<&[u8]>| match v {
+            Some(v) => rel(base, v).map(Some),
+            None => Some(None),
+        };
+        let host = match self.host {
+            None => None,
+            Some(Host::Name(n)) => {
+                let (a, b) = rel(base, n.as_bytes())?;
+                Some(HostSpan::Name(a, b))
+            }
+            Some(Host::V4(a)) => Some(HostSpan::V4(a)),
+            Some(Host::V6(a)) => Some(HostSpan::V6(a)),
+        };
+        let params = if self.params.as_str().is_empty() {
+            (0, 0)
+        } else {
+            rel(base, self.params.as_str().as_bytes())?
+        };
+        Some(UriSpans {
+            raw: rel(base, self.raw)?,
+            scheme: self.scheme,
+            user: opt(self.user)?,
+            password: opt(self.password)?,
+            host,
+            port: self.port,
+            params,
+            headers: opt(self.headers)?,
+        })
+    }
+
+    /// Rebuilds a URI from [`Uri::spans`] over the same buffer, without parsing.
+    pub(crate) fn from_spans(base: &'a [u8], s: &UriSpans) -> Uri<'a> {
+        Uri {
+            raw: at(base, s.raw),
+            scheme: s.scheme,
+            user: s.user.map(|r| at(base, r)),
+            password: s.password.map(|r| at(base, r)),
+            host: s.host.map(|h| match h {
+                HostSpan::Name(a, b) => Host::Name(text(at(base, (a, b)))),
+                HostSpan::V4(a) => Host::V4(a),
+                HostSpan::V6(a) => Host::V6(a),
+            }),
+            port: s.port,
+            params: Params::new(at(base, s.params)),
+            headers: s.headers.map(|r| at(base, r)),
+        }
     }
 
     /// The URI as written.
