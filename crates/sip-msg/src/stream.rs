@@ -9,6 +9,7 @@ use bytes::{Buf, BytesMut};
 
 /// What the stream yielded.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // boxing would allocate per message for a rare keep-alive
 pub enum Frame {
     /// A complete message.
     Message(Message),
