@@ -122,6 +122,7 @@ pub enum Event {
 
 /// The result of [`Endpoint::poll_output`].
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // events carry the parsed message by value, no allocation
 pub enum Output {
     /// Send these bytes.
     Transmit(Transmit),
