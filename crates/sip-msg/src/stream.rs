@@ -15,6 +15,14 @@ pub enum Frame {
     Message(Message),
     /// A CRLFCRLF keep-alive ping; answer with a single CRLF (RFC 5626 §3.5.1).
     KeepAlive,
+    /// A message that was framed (its Content-Length is readable) but is invalid; the stream
+    /// continues after it. The bytes are kept so a server can answer it (400 and the like).
+    Malformed {
+        /// The framed bytes.
+        bytes: bytes::Bytes,
+        /// What is wrong with them.
+        error: ParseError,
+    },
 }
 
 /// Accumulates bytes read from a connection and cuts them into messages. Partial reads and
@@ -56,8 +64,9 @@ impl StreamFramer {
     }
 
     /// The next frame, `Ok(None)` when more bytes are needed. A message that is framed but
-    /// invalid returns its error and the stream continues after it; an error that breaks
-    /// framing sets [`StreamFramer::is_broken`].
+    /// invalid comes back as [`Frame::Malformed`] and the stream continues after it; an error
+    /// that breaks framing (oversized, unreadable Content-Length) is returned as `Err` and sets
+    /// [`StreamFramer::is_broken`].
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
         if self.broken {
             return Err(ParseError::TooLarge {
@@ -113,7 +122,13 @@ impl StreamFramer {
         }
         let frame = self.buf.split_to(total).freeze();
         self.scanned = 0;
-        Message::parse_with(frame, &self.opts).map(|m| Some(Frame::Message(m)))
+        Ok(Some(match Message::parse_with(frame.clone(), &self.opts) {
+            Ok(m) => Frame::Message(m),
+            Err(error) => Frame::Malformed {
+                bytes: frame,
+                error,
+            },
+        }))
     }
 }
 
@@ -181,6 +196,7 @@ mod tests {
                     Ok(Some(Frame::Message(m))) => seen.push(m.cseq().seq),
                     Ok(Some(Frame::KeepAlive)) => pings += 1,
                     Ok(None) => break,
+                    Ok(Some(Frame::Malformed { error, .. })) => panic!("{error}"),
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -189,6 +205,19 @@ mod tests {
         let mut f = StreamFramer::new(ParseOptions::default());
         f.push(&all);
         assert_eq!(take(&mut f), vec![1, 2]);
+    }
+
+    #[test]
+    fn malformed_but_framed_message_is_returned_and_the_stream_goes_on() {
+        let mut bad = msg(1, "x");
+        let pos = bad.windows(4).position(|w| w == b"CSeq").expect("cseq");
+        bad[pos + 6] = b'Q'; // CSeq: Q MESSAGE
+        bad.extend(msg(2, ""));
+        let mut f = StreamFramer::new(ParseOptions::default());
+        f.push(&bad);
+        assert!(matches!(f.next_frame(), Ok(Some(Frame::Malformed { .. }))));
+        assert_eq!(take(&mut f), vec![2]);
+        assert!(!f.is_broken());
     }
 
     #[test]
