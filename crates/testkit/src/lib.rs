@@ -76,6 +76,24 @@ pub struct NodeId(pub usize);
 /// What a node's user does with each event: it may call the endpoint (respond, send).
 pub type Handler = Box<dyn FnMut(Instant, &Event, &mut Endpoint)>;
 
+/// The user of an endpoint with timers of its own (a call engine).
+pub trait User {
+    /// One event from the endpoint.
+    fn on_event(&mut self, now: Instant, event: &Event, endpoint: &mut Endpoint);
+    /// The user's next deadline.
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
+    /// The deadline arrived.
+    fn on_timeout(&mut self, _now: Instant, _endpoint: &mut Endpoint) {}
+}
+
+impl<F: FnMut(Instant, &Event, &mut Endpoint)> User for F {
+    fn on_event(&mut self, now: Instant, event: &Event, endpoint: &mut Endpoint) {
+        self(now, event, endpoint);
+    }
+}
+
 /// Decides which datagrams the network drops on purpose.
 pub type DropFilter = Box<dyn FnMut(&Transmit) -> bool>;
 
@@ -95,7 +113,7 @@ pub struct WireRecord {
 struct Node {
     addr: SocketAddr,
     endpoint: Endpoint,
-    handler: Option<Handler>,
+    handler: Option<Box<dyn User>>,
     events: Vec<(Duration, Event)>,
 }
 
@@ -145,7 +163,12 @@ impl World {
 
     /// Sets the user of a node.
     pub fn set_handler(&mut self, node: NodeId, handler: Handler) {
-        self.nodes[node.0].handler = Some(handler);
+        self.nodes[node.0].handler = Some(Box::new(handler));
+    }
+
+    /// Sets a user with timers of its own.
+    pub fn set_user(&mut self, node: NodeId, user: Box<dyn User>) {
+        self.nodes[node.0].handler = Some(user);
     }
 
     /// Drops every datagram for which `filter` returns true (in addition to random loss).
@@ -221,7 +244,11 @@ impl World {
             .nodes
             .iter_mut()
             .enumerate()
-            .filter_map(|(i, n)| n.endpoint.poll_timeout().map(|t| (t, i)))
+            .filter_map(|(i, n)| {
+                let user = n.handler.as_mut().and_then(|h| h.poll_timeout());
+                let ep = n.endpoint.poll_timeout();
+                [ep, user].into_iter().flatten().min().map(|t| (t, i))
+            })
             .min();
         let packet_first = match (next_packet, next_timer) {
             (Some(p), Some((t, _))) => p <= t,
@@ -252,7 +279,11 @@ impl World {
             }
             self.now = self.now.max(at);
             let now = self.now;
-            self.nodes[i].endpoint.handle_timeout(now);
+            let n = &mut self.nodes[i];
+            n.endpoint.handle_timeout(now);
+            if let Some(h) = n.handler.as_mut() {
+                h.on_timeout(now, &mut n.endpoint);
+            }
             self.flush(NodeId(i));
         }
         true
@@ -270,7 +301,7 @@ impl World {
                     let now = self.now;
                     let n = &mut self.nodes[node.0];
                     if let Some(h) = n.handler.as_mut() {
-                        h(now, &e, &mut n.endpoint);
+                        h.on_event(now, &e, &mut n.endpoint);
                     }
                     n.events.push((at, e));
                 }

@@ -1,0 +1,229 @@
+//! One call's state and the messages its legs send.
+
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tollswitch_routing::RouteDecision;
+use tollswitch_sip_core::{Peer, TxId};
+use tollswitch_sip_msg::{HeaderName, Message, MessageBuilder, Method};
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Leg B sent, nothing but 100 heard.
+    Trying,
+    /// Leg B is ringing (18x relayed).
+    Ringing,
+    /// 200 relayed to leg A.
+    Connected,
+}
+
+/// The customer's side: the INVITE server transaction and, once answered, the dialog.
+#[derive(Debug)]
+pub(crate) struct LegA {
+    pub(crate) tx: TxId,
+    pub(crate) invite: Message,
+    pub(crate) source: Peer,
+    /// Our tag in the To header of every response.
+    pub(crate) to_tag: String,
+    pub(crate) call_id: String,
+    /// Next CSeq for requests we send to the customer.
+    pub(crate) cseq: u32,
+}
+
+/// One attempt toward a routing gateway.
+#[derive(Debug)]
+pub(crate) struct LegB {
+    pub(crate) tx: TxId,
+    pub(crate) candidate: usize,
+    pub(crate) call_id: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) ruri: String,
+    pub(crate) dest: Peer,
+    /// The vendor's To tag, once a response carried one.
+    pub(crate) remote_tag: Option<String>,
+    /// Where in-dialog requests go (the Contact of the 2xx).
+    pub(crate) remote_target: Option<String>,
+    pub(crate) cseq: u32,
+    pub(crate) provisional: bool,
+    /// Abandoned by failover or timeout: a late 2xx is ACKed and hung up.
+    pub(crate) abandoned: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) phase: Phase,
+    pub(crate) decision: RouteDecision,
+    pub(crate) a: LegA,
+    /// Every attempt; the last is the live one unless abandoned.
+    pub(crate) b: Vec<LegB>,
+    pub(crate) started: Instant,
+    pub(crate) connected: Option<Instant>,
+    /// Armed engine timers, by [`CallTimer::index`].
+    pub(crate) timers: [Option<Instant>; 4],
+    /// The 2xx sent on leg A until its ACK arrives: bytes, next interval, first send.
+    pub(crate) ok_a: Option<(Bytes, std::time::Duration, Instant)>,
+    /// Every gateway tried with its final code (or the code the engine assumed).
+    pub(crate) tried: Vec<(String, u16)>,
+}
+
+/// Engine timers (the transaction layer keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallTimer {
+    /// No provisional from leg B within `SS_SIP_TIMEOUT_INVITE`.
+    Invite,
+    /// No answer within `SS_SIP_TIMEOUT_RINGING` after ringing started.
+    Ringing,
+    /// `SS_MAX_CALL_DURATION` / the mapping gateway's limit reached.
+    MaxDuration,
+    /// Retransmit the 2xx on leg A until the caller's ACK (RFC 3261 §13.3.1.4).
+    Retransmit2xx,
+}
+
+impl CallTimer {
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Call {
+    pub(crate) fn live_b_mut(&mut self) -> Option<&mut LegB> {
+        self.b.last_mut().filter(|b| !b.abandoned)
+    }
+}
+
+/// `sip:user@host:port` for a leg B Request-URI and To.
+pub(crate) fn vendor_uri(user: &str, host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("sip:{user}@[{host}]:{port}")
+    } else {
+        format!("sip:{user}@{host}:{port}")
+    }
+}
+
+pub(crate) fn host_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.ip().to_string(),
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+    }
+}
+
+pub(crate) fn contact(local: SocketAddr) -> String {
+    format!("<sip:tollswitch@{}:{}>", host_of(local), local.port())
+}
+
+/// The leg B INVITE: a new dialog carrying leg A's body.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn leg_b_invite(
+    a: &Message,
+    b: &LegB,
+    branch: &str,
+    local: SocketAddr,
+    max_forwards: u8,
+    pai: Option<&[u8]>,
+) -> Bytes {
+    let via_host = format!("{}:{}", host_of(local), local.port());
+    let mut m = MessageBuilder::request(&Method::Invite, &b.ruri)
+        .header(
+            "Via",
+            format!(
+                "SIP/2.0/{} {via_host};branch={branch};rport",
+                b.dest_transport()
+            ),
+        )
+        .header("Max-Forwards", max_forwards.to_string())
+        .header("From", &b.from)
+        .header("To", &b.to)
+        .header("Call-ID", &b.call_id)
+        .header("CSeq", format!("{} INVITE", b.cseq))
+        .header("Contact", contact(local))
+        .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE");
+    if let Some(pai) = pai {
+        m.push_header("P-Asserted-Identity", pai);
+    }
+    for h in a.headers() {
+        if matches!(
+            h.name,
+            HeaderName::SessionExpires | HeaderName::MinSe | HeaderName::Supported
+        ) {
+            m.push_header(h.raw_name, h.value);
+        }
+    }
+    match a.content_type() {
+        Some(ct) if !a.body().is_empty() => m.body(ct, a.body_bytes()).build(),
+        _ => m.build(),
+    }
+}
+
+impl LegB {
+    pub(crate) fn dest_transport(&self) -> &'static str {
+        self.dest.transport.via_name()
+    }
+
+    /// `To` with the vendor's tag once known.
+    pub(crate) fn to_with_tag(&self) -> String {
+        match &self.remote_tag {
+            Some(t) => format!("{};tag={t}", self.to),
+            None => self.to.clone(),
+        }
+    }
+
+    /// An in-dialog request (ACK or BYE) toward the vendor.
+    pub(crate) fn request(
+        &self,
+        method: &Method,
+        cseq: u32,
+        branch: &str,
+        local: SocketAddr,
+    ) -> Bytes {
+        let target = self.remote_target.as_deref().unwrap_or(&self.ruri);
+        let via_host = format!("{}:{}", host_of(local), local.port());
+        MessageBuilder::request(method, target)
+            .header(
+                "Via",
+                format!(
+                    "SIP/2.0/{} {via_host};branch={branch};rport",
+                    self.dest_transport()
+                ),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &self.from)
+            .header("To", self.to_with_tag())
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", format!("{cseq} {method}"))
+            .build()
+    }
+}
+
+impl LegA {
+    /// A request toward the customer inside the dialog (we are its UAS: From is their To).
+    pub(crate) fn request(&self, method: &Method, branch: &str, local: SocketAddr) -> Bytes {
+        let inv = &self.invite;
+        let target = inv
+            .contact()
+            .map(|c| c.uri().as_str().to_owned())
+            .unwrap_or_else(|| {
+                inv.from()
+                    .map(|f| f.uri().as_str().to_owned())
+                    .unwrap_or_default()
+            });
+        let to_raw = String::from_utf8_lossy(inv.header(HeaderName::To).unwrap_or_default());
+        let from_raw = String::from_utf8_lossy(inv.header(HeaderName::From).unwrap_or_default());
+        let via_host = format!("{}:{}", host_of(local), local.port());
+        MessageBuilder::request(method, &target)
+            .header(
+                "Via",
+                format!(
+                    "SIP/2.0/{} {via_host};branch={branch};rport",
+                    self.source.transport.via_name()
+                ),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", format!("{to_raw};tag={}", self.to_tag))
+            .header("To", from_raw.as_ref())
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", format!("{} {method}", self.cseq))
+            .build()
+    }
+}

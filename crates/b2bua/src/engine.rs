@@ -1,0 +1,773 @@
+//! The engine: admission, leg B attempts, failover, relay, teardown.
+
+use crate::call::{Call, CallTimer, LegA, LegB, Phase, contact, vendor_uri};
+use bytes::Bytes;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tollswitch_model::SipCode;
+use tollswitch_model::provisioning::Transport as GwTransport;
+use tollswitch_routing::{CallRequest, IdleCounters, Next, RoutingSnapshot, next_after, route};
+use tollswitch_sip_core::{Endpoint, Event, Peer, Transport, TxId};
+use tollswitch_sip_msg::{Message, Method, response_to};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our SIP address: Via and Contact of everything we send.
+    pub local: SocketAddr,
+    /// An instant and the unix time (seconds) it corresponds to; wall-clock seconds for rate
+    /// dates and time rules are derived from it.
+    pub epoch: (Instant, i64),
+    /// `SS_SIP_TIMEOUT_INVITE`: no provisional within this → next gateway.
+    pub invite_timeout: Duration,
+    /// `SS_SIP_TIMEOUT_RINGING`: no answer within this after ringing → next gateway.
+    pub ringing_timeout: Duration,
+    /// `SS_MAX_CALL_DURATION` (`None` = unlimited).
+    pub max_call_duration: Option<Duration>,
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    /// The customer (BYE or CANCEL on leg A).
+    Caller,
+    /// The vendor (BYE or a final failure on leg B).
+    Callee,
+    /// The switch (rejection, timeout, duration limit).
+    Switch,
+}
+
+/// A finished call attempt, for CDRs and statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEnd {
+    /// Leg A's Call-ID.
+    pub call_id: String,
+    /// The final code of the call (200 for an answered call).
+    pub final_code: u16,
+    /// Whether it was answered.
+    pub connected: bool,
+    /// Who ended it.
+    pub ended_by: EndedBy,
+    /// Why, in the operator's words.
+    pub reason: String,
+    /// Every routing gateway tried, with its final code.
+    pub tried: Vec<(String, u16)>,
+    /// Answer to hangup.
+    pub hold_time: Duration,
+    /// INVITE received to the end of the attempt.
+    pub duration: Duration,
+}
+
+/// What the engine reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A call attempt finished.
+    Ended(CallEnd),
+}
+
+/// The B2BUA. See the crate documentation for how it is driven.
+pub struct B2bua {
+    config: Config,
+    snapshot: Arc<RoutingSnapshot>,
+    calls: HashMap<u64, Call>,
+    by_a_tx: HashMap<TxId, u64>,
+    by_b_tx: HashMap<TxId, u64>,
+    by_call_id: HashMap<String, u64>,
+    /// ACKs of answered leg B INVITEs, re-sent when the 2xx is retransmitted (RFC 6026).
+    acks: HashMap<TxId, (Instant, Peer, Bytes)>,
+    timers: BinaryHeap<Reverse<(Instant, u64, CallTimer)>>,
+    events: VecDeque<CallEvent>,
+    next_id: u64,
+}
+
+impl B2bua {
+    /// An engine routing over `snapshot`.
+    pub fn new(config: Config, snapshot: Arc<RoutingSnapshot>) -> B2bua {
+        B2bua {
+            config,
+            snapshot,
+            calls: HashMap::new(),
+            by_a_tx: HashMap::new(),
+            by_b_tx: HashMap::new(),
+            by_call_id: HashMap::new(),
+            acks: HashMap::new(),
+            timers: BinaryHeap::new(),
+            events: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Swaps in a new routing snapshot; calls in progress keep the decision they have.
+    pub fn set_snapshot(&mut self, snapshot: Arc<RoutingSnapshot>) {
+        self.snapshot = snapshot;
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The next finished call.
+    pub fn poll_call_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`B2bua::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, id, kind))) = self.timers.peek().copied() {
+            if self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.timers[kind.index()] == Some(at))
+            {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        self.acks.values().map(|(t, _, _)| *t + ACK_KEEP).min()
+    }
+
+    /// Fires the engine timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        self.acks.retain(|_, (t, _, _)| *t + ACK_KEEP > now);
+        while let Some(Reverse((at, id, kind))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let live = self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.timers[kind.index()] == Some(at));
+            if !live {
+                continue;
+            }
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.timers[kind.index()] = None;
+            }
+            match kind {
+                CallTimer::Invite | CallTimer::Ringing => {
+                    self.abandon_live_b(now, id, ep);
+                    self.failover(now, id, SipCode::REQUEST_TIMEOUT, ep);
+                }
+                CallTimer::MaxDuration => {
+                    self.bye_both(now, id, ep);
+                    self.end(
+                        now,
+                        id,
+                        200,
+                        EndedBy::Switch,
+                        "maximum call duration reached",
+                    );
+                }
+                CallTimer::Retransmit2xx => self.retransmit_2xx(now, id, ep),
+            }
+        }
+    }
+
+    /// One event from the transaction layer.
+    pub fn handle_event(&mut self, now: Instant, event: Event, ep: &mut Endpoint) {
+        match event {
+            Event::Request {
+                tx: Some(tx),
+                msg,
+                source,
+            } => match msg.method() {
+                Some(Method::Invite) if msg.to_tag().is_none() => {
+                    self.new_call(now, tx, msg, source, ep)
+                }
+                Some(Method::Bye) => self.on_bye(now, tx, &msg, ep),
+                Some(Method::Options) => answer(now, ep, tx, &msg, 200, "OK", None),
+                Some(Method::Invite | Method::Update | Method::Info) => {
+                    // In-dialog session changes are relayed by a later version of the engine.
+                    answer(now, ep, tx, &msg, 501, "Not Implemented", None)
+                }
+                _ => answer(now, ep, tx, &msg, 405, "Method Not Allowed", None),
+            },
+            // ACK for our 2xx on leg A (leg B was ACKed when it answered).
+            Event::Request { tx: None, msg, .. } => {
+                if msg.method() == Some(&Method::Ack)
+                    && let Some(call) = self
+                        .by_call_id
+                        .get(msg.call_id())
+                        .and_then(|id| self.calls.get_mut(id))
+                    && call.a.call_id == msg.call_id()
+                {
+                    call.ok_a = None;
+                    call.timers[CallTimer::Retransmit2xx.index()] = None;
+                }
+            }
+            Event::Response { tx, msg } => {
+                if let Some(&id) = self.by_b_tx.get(&tx) {
+                    self.on_b_response(now, id, tx, &msg, ep);
+                } else if msg.status().is_some_and(|c| (200..300).contains(&c))
+                    && let Some((_, peer, ack)) = self.acks.get(&tx)
+                {
+                    ep.send_stateless(*peer, ack.clone());
+                }
+            }
+            Event::Cancelled { invite, .. } => self.on_cancel(now, invite, ep),
+            Event::Timeout { tx } => {
+                if let Some(&id) = self.by_b_tx.get(&tx) {
+                    self.b_failed(now, id, tx, SipCode::REQUEST_TIMEOUT, ep);
+                }
+            }
+            Event::TransportError { tx } => {
+                if let Some(&id) = self.by_b_tx.get(&tx) {
+                    self.b_failed(now, id, tx, SipCode::SERVICE_UNAVAILABLE, ep);
+                }
+            }
+            Event::StrayResponse { .. } | Event::Malformed { .. } => {}
+        }
+    }
+
+    fn unix(&self, now: Instant) -> i64 {
+        let (at, unix) = self.config.epoch;
+        let delta = now.saturating_duration_since(at).as_secs();
+        unix.saturating_add(i64::try_from(delta).unwrap_or(i64::MAX))
+    }
+
+    fn new_call(&mut self, now: Instant, tx: TxId, msg: Message, source: Peer, ep: &mut Endpoint) {
+        if msg.max_forwards() == Some(0) {
+            answer(now, ep, tx, &msg, 483, "Too Many Hops", None);
+            return;
+        }
+        let callee = msg
+            .request_uri()
+            .and_then(|u| u.user())
+            .unwrap_or_default()
+            .to_owned();
+        let caller = msg
+            .from()
+            .and_then(|f| f.uri().user())
+            .unwrap_or_default()
+            .to_owned();
+        let request = CallRequest {
+            source: source.addr,
+            digest_user: None,
+            caller: &caller,
+            callee: &callee,
+        };
+        let decision = route(&self.snapshot, &request, &IdleCounters, self.unix(now));
+        if let Some(reject) = &decision.reject {
+            let code = reject.code.as_u16();
+            let reason_text = reject.reason.to_string();
+            let reason = format!(
+                "SIP;cause={code};text=\"{}\"",
+                reason_text.replace('"', "'")
+            );
+            answer(
+                now,
+                ep,
+                tx,
+                &msg,
+                code,
+                reject.code.reason_phrase(),
+                Some(&reason),
+            );
+            self.events.push_back(CallEvent::Ended(CallEnd {
+                call_id: msg.call_id().to_owned(),
+                final_code: code,
+                connected: false,
+                ended_by: EndedBy::Switch,
+                reason: reason_text,
+                tried: Vec::new(),
+                hold_time: Duration::ZERO,
+                duration: Duration::ZERO,
+            }));
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let call_id = msg.call_id().to_owned();
+        let call = Call {
+            phase: Phase::Trying,
+            decision,
+            a: LegA {
+                tx,
+                invite: msg,
+                source,
+                to_tag: ep.new_tag(),
+                call_id: call_id.clone(),
+                cseq: 1,
+            },
+            b: Vec::new(),
+            started: now,
+            connected: None,
+            timers: [None; 4],
+            ok_a: None,
+            tried: Vec::new(),
+        };
+        self.calls.insert(id, call);
+        self.by_a_tx.insert(tx, id);
+        self.by_call_id.insert(call_id, id);
+        self.try_candidate(now, id, 0, ep);
+    }
+
+    /// Sends leg B to candidate `idx`; a candidate that cannot be reached is failed over at once.
+    fn try_candidate(&mut self, now: Instant, id: u64, idx: usize, ep: &mut Endpoint) {
+        let local = self.config.local;
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(cand) = call.decision.candidates.get(idx) else {
+            self.fail_call(now, id, 404, "no routing gateway left", ep);
+            return;
+        };
+        let gw = cand.gateway.clone();
+        let dest = gw.targets.iter().find_map(|t| {
+            let ip: IpAddr = t.host.parse().ok()?;
+            let transport = match t.transport {
+                GwTransport::Udp => Transport::Udp,
+                GwTransport::Tcp => Transport::Tcp,
+            };
+            Some((
+                Peer {
+                    transport,
+                    addr: SocketAddr::new(ip, t.port),
+                },
+                t.host.clone(),
+                t.port,
+            ))
+        });
+        let Some((dest, host, port)) = dest else {
+            // Host names need a resolver in front of the engine; until then the gateway fails.
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.tried.push((gw.name.clone(), 503));
+            }
+            self.next_or_stop(now, id, idx, SipCode::SERVICE_UNAVAILABLE, ep);
+            return;
+        };
+        let tag = ep.new_tag();
+        let branch = ep.new_branch();
+        let b_call_id = format!("{}@{}", ep.new_tag(), crate::call::host_of(local));
+        let ruri = vendor_uri(cand.callee.as_str(), &host, port);
+        let leg = LegB {
+            tx: TxId(0),
+            candidate: idx,
+            call_id: b_call_id.clone(),
+            from: format!(
+                "<sip:{}@{}>;tag={tag}",
+                cand.caller,
+                crate::call::host_of(local)
+            ),
+            to: format!("<{ruri}>"),
+            ruri,
+            dest,
+            remote_tag: None,
+            remote_target: None,
+            cseq: 1,
+            provisional: false,
+            abandoned: false,
+        };
+        let mf = call
+            .a
+            .invite
+            .max_forwards()
+            .map_or(70, |m| m.saturating_sub(1));
+        let pai = match gw.p_asserted_identity {
+            tollswitch_model::provisioning::PaiMode::Pass => call
+                .a
+                .invite
+                .header(tollswitch_sip_msg::HeaderName::PAssertedIdentity),
+            _ => None,
+        };
+        let bytes = crate::call::leg_b_invite(&call.a.invite, &leg, &branch, local, mf, pai);
+        let Ok(invite) = Message::parse(bytes) else {
+            self.fail_call(now, id, 500, "could not build the leg B INVITE", ep);
+            return;
+        };
+        match ep.send_request(now, invite, dest) {
+            Ok(tx) => {
+                let timeout = gw
+                    .invite_timeout_secs
+                    .map_or(self.config.invite_timeout, |s| {
+                        Duration::from_secs(u64::from(s))
+                    });
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.b.push(LegB { tx, ..leg });
+                    c.phase = Phase::Trying;
+                }
+                self.by_b_tx.insert(tx, id);
+                self.by_call_id.insert(b_call_id, id);
+                self.arm(id, now + timeout, CallTimer::Invite);
+            }
+            Err(_) => self.fail_call(
+                now,
+                id,
+                500,
+                "transaction layer refused the leg B INVITE",
+                ep,
+            ),
+        }
+    }
+
+    fn on_b_response(&mut self, now: Instant, id: u64, tx: TxId, msg: &Message, ep: &mut Endpoint) {
+        let Some(code) = msg.status() else { return };
+        let local = self.config.local;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(leg_idx) = call.b.iter().position(|b| b.tx == tx) else {
+            return;
+        };
+        if call.b[leg_idx].abandoned {
+            if (200..300).contains(&code) {
+                // A late answer from an attempt we gave up on: ACK it and hang up at once.
+                let leg = &mut call.b[leg_idx];
+                leg.remote_tag = msg.to_tag().map(str::to_owned);
+                leg.remote_target = msg.contact().map(|c| c.uri().as_str().to_owned());
+                let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
+                let bye = leg.request(&Method::Bye, leg.cseq + 1, &ep.new_branch(), local);
+                let dest = leg.dest;
+                ep.send_stateless(dest, ack);
+                if let Ok(bye) = Message::parse(bye) {
+                    let _ = ep.send_request(now, bye, dest);
+                }
+            }
+            return;
+        }
+        if code == 100 {
+            return;
+        }
+        let leg = &mut call.b[leg_idx];
+        if let Some(t) = msg.to_tag() {
+            leg.remote_tag = Some(t.to_owned());
+        }
+        if code < 200 {
+            leg.provisional = true;
+            let was_trying = call.phase == Phase::Trying;
+            call.phase = Phase::Ringing;
+            call.timers[CallTimer::Invite.index()] = None;
+            relay_to_a(now, ep, &call.a, msg, code, local);
+            if was_trying {
+                let ringing = call
+                    .decision
+                    .candidates
+                    .get(leg_idx_candidate(call, leg_idx))
+                    .and_then(|c| {
+                        c.gateway
+                            .ringing_timeout_secs
+                            .map(|s| Duration::from_secs(u64::from(s)))
+                    });
+                let at = now + ringing.unwrap_or(self.config.ringing_timeout);
+                self.arm(id, at, CallTimer::Ringing);
+            }
+            return;
+        }
+        if code < 300 {
+            leg.remote_target = msg.contact().map(|c| c.uri().as_str().to_owned());
+            let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
+            let dest = leg.dest;
+            ep.send_stateless(dest, ack.clone());
+            self.acks.insert(tx, (now, dest, ack));
+            if call.phase != Phase::Connected {
+                call.phase = Phase::Connected;
+                call.connected = Some(now);
+                let gw = call
+                    .decision
+                    .candidates
+                    .get(leg.candidate)
+                    .map(|c| c.gateway.name.clone())
+                    .unwrap_or_default();
+                call.tried.push((gw, code));
+                let ok = relay_to_a(now, ep, &call.a, msg, code, local);
+                let t1 = ep.config().t1;
+                call.ok_a = Some((ok, t1, now));
+                call.timers[CallTimer::Invite.index()] = None;
+                call.timers[CallTimer::Ringing.index()] = None;
+                let limit = call
+                    .decision
+                    .max_call_duration_secs
+                    .filter(|s| *s > 0)
+                    .map(|s| Duration::from_secs(u64::from(s)))
+                    .or(self.config.max_call_duration);
+                if a_is_unreliable(call) {
+                    self.arm(id, now + t1, CallTimer::Retransmit2xx);
+                }
+                if let Some(limit) = limit {
+                    self.arm(id, now + limit, CallTimer::MaxDuration);
+                }
+            }
+            return;
+        }
+        self.b_failed(
+            now,
+            id,
+            tx,
+            SipCode::new(code).unwrap_or(SipCode::SERVER_INTERNAL_ERROR),
+            ep,
+        );
+    }
+
+    /// Leg B `tx` ended without an answer: record it and fail over.
+    fn b_failed(&mut self, now: Instant, id: u64, tx: TxId, code: SipCode, ep: &mut Endpoint) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(leg) = call.b.iter_mut().find(|b| b.tx == tx && !b.abandoned) else {
+            return;
+        };
+        leg.abandoned = true;
+        let gw = call
+            .decision
+            .candidates
+            .get(leg.candidate)
+            .map(|c| c.gateway.name.clone())
+            .unwrap_or_default();
+        let idx = leg.candidate;
+        call.tried.push((gw, code.as_u16()));
+        call.timers[CallTimer::Invite.index()] = None;
+        call.timers[CallTimer::Ringing.index()] = None;
+        self.next_or_stop(now, id, idx, code, ep);
+    }
+
+    /// Gives up on the live leg B (timeout): CANCEL it (deferred until a provisional, RFC 3261
+    /// §9.1) and record the assumed code.
+    fn abandon_live_b(&mut self, now: Instant, id: u64, ep: &mut Endpoint) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(leg) = call.live_b_mut() else { return };
+        leg.abandoned = true;
+        let tx = leg.tx;
+        let idx = leg.candidate;
+        let _ = ep.cancel(now, tx);
+        let gw = call
+            .decision
+            .candidates
+            .get(idx)
+            .map(|c| c.gateway.name.clone())
+            .unwrap_or_default();
+        call.tried.push((gw, 408));
+    }
+
+    /// After a timeout: the next candidate or the end of the call.
+    fn failover(&mut self, now: Instant, id: u64, code: SipCode, ep: &mut Endpoint) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let idx = call.b.last().map_or(0, |b| b.candidate);
+        self.next_or_stop(now, id, idx, code, ep);
+    }
+
+    fn next_or_stop(
+        &mut self,
+        now: Instant,
+        id: u64,
+        idx: usize,
+        code: SipCode,
+        ep: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        match next_after(&call.decision, idx, code) {
+            Next::Continue(next) => self.try_candidate(now, id, next, ep),
+            Next::Stop(final_code) => {
+                let c = final_code.as_u16();
+                self.fail_call(now, id, c, "failover stopped", ep);
+            }
+        }
+    }
+
+    /// Answers leg A with a final failure and ends the call.
+    fn fail_call(&mut self, now: Instant, id: u64, code: u16, why: &str, ep: &mut Endpoint) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let phrase = SipCode::new(code).map_or("Failure", SipCode::reason_phrase);
+        let resp = response_to(&call.a.invite, code, phrase, Some(&call.a.to_tag)).build();
+        let _ = ep.send_response(now, call.a.tx, resp);
+        let ended_by = if code == 487 {
+            EndedBy::Caller
+        } else {
+            EndedBy::Callee
+        };
+        self.end(now, id, code, ended_by, why);
+    }
+
+    fn on_cancel(&mut self, now: Instant, invite: TxId, ep: &mut Endpoint) {
+        let Some(&id) = self.by_a_tx.get(&invite) else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&id)
+            && let Some(leg) = call.live_b_mut()
+        {
+            leg.abandoned = true;
+            let tx = leg.tx;
+            // If leg B has already answered, the CANCEL is too late and its 2xx, arriving on an
+            // abandoned attempt, is ACKed and hung up.
+            let _ = ep.cancel(now, tx);
+        }
+        self.fail_call(now, id, 487, "cancelled by the caller", ep);
+    }
+
+    fn on_bye(&mut self, now: Instant, tx: TxId, msg: &Message, ep: &mut Endpoint) {
+        let Some(&id) = self.by_call_id.get(msg.call_id()) else {
+            answer(
+                now,
+                ep,
+                tx,
+                msg,
+                481,
+                "Call/Transaction Does Not Exist",
+                None,
+            );
+            return;
+        };
+        answer(now, ep, tx, msg, 200, "OK", None);
+        let local = self.config.local;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.a.call_id == msg.call_id() {
+            if let Some(leg) = call.b.iter_mut().rev().find(|b| !b.abandoned) {
+                leg.cseq += 1;
+                let bye = leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local);
+                if let Ok(bye) = Message::parse(bye) {
+                    let _ = ep.send_request(now, bye, leg.dest);
+                }
+            }
+            self.end(now, id, 200, EndedBy::Caller, "caller hung up");
+        } else {
+            call.a.cseq += 1;
+            let bye = call.a.request(&Method::Bye, &ep.new_branch(), local);
+            let dest = call.a.source;
+            if let Ok(bye) = Message::parse(bye) {
+                let _ = ep.send_request(now, bye, dest);
+            }
+            self.end(now, id, 200, EndedBy::Callee, "callee hung up");
+        }
+    }
+
+    fn bye_both(&mut self, now: Instant, id: u64, ep: &mut Endpoint) {
+        let local = self.config.local;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if let Some(leg) = call.b.iter_mut().rev().find(|b| !b.abandoned) {
+            leg.cseq += 1;
+            if let Ok(bye) =
+                Message::parse(leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local))
+            {
+                let _ = ep.send_request(now, bye, leg.dest);
+            }
+        }
+        call.a.cseq += 1;
+        let dest = call.a.source;
+        if let Ok(bye) = Message::parse(call.a.request(&Method::Bye, &ep.new_branch(), local)) {
+            let _ = ep.send_request(now, bye, dest);
+        }
+    }
+
+    fn arm(&mut self, id: u64, at: Instant, kind: CallTimer) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.timers[kind.index()] = Some(at);
+            self.timers.push(Reverse((at, id, kind)));
+        }
+    }
+
+    /// RFC 3261 §13.3.1.4: re-send the 2xx on leg A (T1 doubling to T2) until the ACK; with no
+    /// ACK after 64·T1 the call is torn down.
+    fn retransmit_2xx(&mut self, now: Instant, id: u64, ep: &mut Endpoint) {
+        let (t2, limit) = (ep.config().t2, ep.config().timeout_64t1());
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some((bytes, interval, first)) = call.ok_a.clone() else {
+            return;
+        };
+        if now.saturating_duration_since(first) >= limit {
+            call.ok_a = None;
+            self.bye_both(now, id, ep);
+            self.end(now, id, 408, EndedBy::Switch, "no ACK for the 2xx on leg A");
+            return;
+        }
+        let _ = ep.send_response(now, call.a.tx, bytes.clone());
+        let next = (interval * 2).min(t2);
+        call.ok_a = Some((bytes, next, first));
+        self.arm(id, now + next, CallTimer::Retransmit2xx);
+    }
+
+    fn end(&mut self, now: Instant, id: u64, code: u16, ended_by: EndedBy, why: &str) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        self.by_a_tx.remove(&call.a.tx);
+        self.by_call_id.remove(&call.a.call_id);
+        for b in &call.b {
+            self.by_b_tx.remove(&b.tx);
+            self.by_call_id.remove(&b.call_id);
+        }
+        let hold_time = call
+            .connected
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        self.events.push_back(CallEvent::Ended(CallEnd {
+            call_id: call.a.call_id.clone(),
+            final_code: code,
+            connected: call.connected.is_some(),
+            ended_by,
+            reason: why.to_owned(),
+            tried: call.tried,
+            hold_time,
+            duration: now.saturating_duration_since(call.started),
+        }));
+    }
+}
+
+/// How long an answered leg B's ACK is kept for 2xx retransmissions (64·T1).
+const ACK_KEEP: Duration = Duration::from_secs(32);
+
+fn leg_idx_candidate(call: &Call, leg_idx: usize) -> usize {
+    call.b.get(leg_idx).map_or(0, |b| b.candidate)
+}
+
+/// Answers a server transaction, optionally with a Reason header (RFC 3326).
+fn answer(
+    now: Instant,
+    ep: &mut Endpoint,
+    tx: TxId,
+    req: &Message,
+    code: u16,
+    phrase: &str,
+    reason: Option<&str>,
+) {
+    let tag = ep.new_tag();
+    let mut b = response_to(req, code, phrase, Some(&tag));
+    if let Some(r) = reason {
+        b.push_header("Reason", r);
+    }
+    let _ = ep.send_response(now, tx, b.build());
+}
+
+fn a_is_unreliable(call: &Call) -> bool {
+    !call.a.source.transport.is_reliable()
+}
+
+/// Relays a provisional or 2xx from leg B to leg A, with our Contact and B's body; returns
+/// what was sent.
+fn relay_to_a(
+    now: Instant,
+    ep: &mut Endpoint,
+    a: &LegA,
+    msg: &Message,
+    code: u16,
+    local: SocketAddr,
+) -> Bytes {
+    let phrase = msg
+        .reason_phrase()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("OK");
+    let mut b = response_to(&a.invite, code, phrase, Some(&a.to_tag));
+    b.push_header("Contact", contact(local));
+    let resp = match msg.content_type() {
+        Some(ct) if !msg.body().is_empty() => b.body(ct, msg.body_bytes()).build(),
+        _ => b.build(),
+    };
+    let _ = ep.send_response(now, a.tx, resp.clone());
+    resp
+}

@@ -1,0 +1,648 @@
+//! Call flows through the B2BUA on the simulated network: customer UAC → switch → vendor UASes.
+
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tollswitch_b2bua::{B2bua, CallEnd, CallEvent, Config as EngineConfig, EndedBy};
+use tollswitch_routing::RoutingSnapshot;
+use tollswitch_sip_core::{Config, Endpoint, Event, Peer, Transport};
+use tollswitch_sip_msg::{HeaderName, Message, MessageBuilder, Method, response_to};
+use tollswitch_testkit::{NetConfig, NodeId, User, World};
+
+const UAC: &str = "127.0.0.1:5061";
+const SWITCH: &str = "127.0.0.1:5060";
+const VENDOR1: &str = "127.0.0.1:5080";
+const VENDOR2: &str = "127.0.0.1:5082";
+
+const PROVISIONING: &str = r#"
+[[account]]
+name = "customer"
+kind = "customer"
+currency = "USD"
+balance = "100.00"
+rate_table = "retail"
+
+[[account]]
+name = "vendor-a"
+kind = "vendor"
+currency = "USD"
+
+[[account]]
+name = "vendor-b"
+kind = "vendor"
+currency = "USD"
+
+[[mapping_gateway]]
+name = "pbx"
+account = "customer"
+sources = ["127.0.0.1:5061"]
+
+[[routing_gateway]]
+name = "gw1"
+vendor_account = "vendor-a"
+targets = [{ host = "127.0.0.1", port = 5080 }]
+prefixes = ["44"]
+priority = 1
+rate_table = "cost"
+
+[[routing_gateway]]
+name = "gw2"
+vendor_account = "vendor-b"
+targets = [{ host = "127.0.0.1", port = 5082 }]
+prefixes = ["44"]
+priority = 2
+rate_table = "cost"
+
+[[rate_table]]
+name = "retail"
+currency = "USD"
+rate = [{ prefix = "44", price = "0.05" }]
+
+[[rate_table]]
+name = "cost"
+currency = "USD"
+rate = [{ prefix = "44", price = "0.03" }]
+"#;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+struct Engine {
+    b2bua: B2bua,
+    ended: Rc<RefCell<Vec<CallEnd>>>,
+}
+
+impl User for Engine {
+    fn on_event(&mut self, now: Instant, event: &Event, ep: &mut Endpoint) {
+        self.b2bua.handle_event(now, event.clone(), ep);
+        self.collect();
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.b2bua.poll_timeout()
+    }
+    fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        self.b2bua.handle_timeout(now, ep);
+        self.collect();
+    }
+}
+
+impl Engine {
+    fn collect(&mut self) {
+        while let Some(CallEvent::Ended(e)) = self.b2bua.poll_call_event() {
+            self.ended.borrow_mut().push(e);
+        }
+    }
+}
+
+/// A vendor UAS: answers each INVITE with a script of codes (the last is final), answers
+/// other requests 200 and CANCEL with 487, and retransmits its 2xx until the ACK (RFC 3261
+/// §13.3.1.4), as SIPp's UAS does.
+struct Vendor {
+    script: Vec<u16>,
+    resend: Vec<(tollswitch_sip_core::TxId, Bytes, Instant, Duration)>,
+}
+
+impl User for Vendor {
+    fn on_event(&mut self, now: Instant, ev: &Event, ep: &mut Endpoint) {
+        match ev {
+            Event::Request {
+                tx: Some(tx), msg, ..
+            } => match msg.method() {
+                Some(Method::Invite) => {
+                    for &code in &self.script {
+                        let mut b = response_to(msg, code, "Scripted", Some("vendor"));
+                        if (200..300).contains(&code) {
+                            b.push_header("Contact", "<sip:vendor@127.0.0.1>");
+                            let r = b
+                                .body("application/sdp", Bytes::from_static(b"v=0\r\n"))
+                                .build();
+                            let _ = ep.send_response(now, *tx, r.clone());
+                            self.resend.push((
+                                *tx,
+                                r,
+                                now + Duration::from_millis(500),
+                                Duration::from_millis(500),
+                            ));
+                        } else {
+                            let _ = ep.send_response(now, *tx, b.build());
+                        }
+                    }
+                }
+                _ => {
+                    let _ = ep.send_response(
+                        now,
+                        *tx,
+                        response_to(msg, 200, "OK", Some("vendor")).build(),
+                    );
+                }
+            },
+            Event::Request { tx: None, msg, .. } if msg.method() == Some(&Method::Ack) => {
+                self.resend.clear();
+            }
+            Event::Cancelled { invite, .. } => {
+                if let Some(req) = ep.request(*invite).cloned() {
+                    let r = response_to(&req, 487, "Terminated", Some("vendor")).build();
+                    let _ = ep.send_response(now, *invite, r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.resend.iter().map(|r| r.2).min()
+    }
+
+    fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        for (tx, bytes, at, interval) in &mut self.resend {
+            if *at <= now {
+                let _ = ep.send_response(now, *tx, bytes.clone());
+                *interval = (*interval * 2).min(Duration::from_secs(4));
+                *at = now + *interval;
+            }
+        }
+    }
+}
+
+fn vendor(w: &mut World, node: NodeId, script: Vec<u16>) {
+    w.set_user(
+        node,
+        Box::new(Vendor {
+            script,
+            resend: Vec::new(),
+        }),
+    );
+}
+
+struct Setup {
+    w: World,
+    uac: NodeId,
+    switch: NodeId,
+    v1: NodeId,
+    v2: NodeId,
+    ended: Rc<RefCell<Vec<CallEnd>>>,
+    uac_seen: Rc<RefCell<Vec<Message>>>,
+}
+
+fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
+    let mut w = World::new(
+        seed,
+        NetConfig {
+            loss_percent: loss,
+            ..NetConfig::default()
+        },
+    );
+    let uac = w.add_node(
+        addr(UAC),
+        Config {
+            seed: seed ^ 1,
+            ..Config::default()
+        },
+    );
+    let switch = w.add_node(
+        addr(SWITCH),
+        Config {
+            seed: seed ^ 2,
+            ..Config::default()
+        },
+    );
+    let v1 = w.add_node(
+        addr(VENDOR1),
+        Config {
+            seed: seed ^ 3,
+            ..Config::default()
+        },
+    );
+    let v2 = w.add_node(
+        addr(VENDOR2),
+        Config {
+            seed: seed ^ 4,
+            ..Config::default()
+        },
+    );
+    let prov = toml::from_str(provisioning).expect("provisioning");
+    let snapshot = Arc::new(RoutingSnapshot::compile(&prov).expect("compile"));
+    let config = EngineConfig {
+        local: addr(SWITCH),
+        epoch: (w.now(), 1_800_000_000),
+        invite_timeout: Duration::from_secs(10),
+        ringing_timeout: Duration::from_secs(120),
+        max_call_duration: None,
+    };
+    let ended = Rc::new(RefCell::new(Vec::new()));
+    w.set_user(
+        switch,
+        Box::new(Engine {
+            b2bua: B2bua::new(config, snapshot),
+            ended: ended.clone(),
+        }),
+    );
+    let uac_seen = Rc::new(RefCell::new(Vec::new()));
+    let seen = uac_seen.clone();
+    w.set_handler(
+        uac,
+        Box::new(move |now, ev, ep| match ev {
+            Event::Response { msg, .. } => {
+                if msg.status() == Some(200) && msg.cseq().method == Method::Invite {
+                    let ack = dialog_request(msg, &Method::Ack, 1, &ep.new_branch());
+                    ep.send_stateless(udp(SWITCH), ack);
+                }
+                seen.borrow_mut().push(msg.clone());
+            }
+            Event::Request {
+                tx: Some(tx), msg, ..
+            } => {
+                seen.borrow_mut().push(msg.clone());
+                let _ = ep.send_response(now, *tx, response_to(msg, 200, "OK", None).build());
+            }
+            _ => {}
+        }),
+    );
+    Setup {
+        w,
+        uac,
+        switch,
+        v1,
+        v2,
+        ended,
+        uac_seen,
+    }
+}
+
+fn udp(s: &str) -> Peer {
+    Peer {
+        transport: Transport::Udp,
+        addr: addr(s),
+    }
+}
+
+fn invite(ep: &mut Endpoint, callee: &str, call_id: &str) -> Message {
+    let bytes = MessageBuilder::request(&Method::Invite, &format!("sip:{callee}@{SWITCH}"))
+        .header(
+            "Via",
+            format!("SIP/2.0/UDP {UAC};branch={};rport", ep.new_branch()),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", format!("<sip:100@{UAC}>;tag=caller"))
+        .header("To", format!("<sip:{callee}@{SWITCH}>"))
+        .header("Call-ID", call_id)
+        .header("CSeq", "1 INVITE")
+        .header("Contact", format!("<sip:100@{UAC}>"))
+        .body(
+            "application/sdp",
+            Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"),
+        )
+        .build();
+    Message::parse(bytes).expect("invite")
+}
+
+/// ACK or BYE from the caller inside the dialog the 200 established.
+fn dialog_request(ok: &Message, method: &Method, cseq: u32, branch: &str) -> Bytes {
+    let target = ok
+        .contact()
+        .map(|c| c.uri().as_str().to_owned())
+        .unwrap_or_default();
+    MessageBuilder::request(method, &target)
+        .header("Via", format!("SIP/2.0/UDP {UAC};branch={branch};rport"))
+        .header("Max-Forwards", "70")
+        .header(
+            "From",
+            String::from_utf8_lossy(ok.header(HeaderName::From).unwrap_or_default()).as_ref(),
+        )
+        .header(
+            "To",
+            String::from_utf8_lossy(ok.header(HeaderName::To).unwrap_or_default()).as_ref(),
+        )
+        .header("Call-ID", ok.call_id())
+        .header("CSeq", format!("{cseq} {method}"))
+        .build()
+}
+
+/// Final responses the caller got for its INVITE (2xx retransmissions counted once).
+fn finals(s: &Setup) -> Vec<u16> {
+    let mut v: Vec<u16> = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.cseq().method == Method::Invite)
+        .filter_map(|m| m.status().filter(|c| *c >= 200))
+        .collect();
+    v.dedup();
+    v
+}
+
+fn start_call(s: &mut Setup, callee: &str, call_id: &str) {
+    s.w.with_endpoint(s.uac, |now, ep| {
+        let m = invite(ep, callee, call_id);
+        ep.send_request(now, m, udp(SWITCH)).expect("send INVITE")
+    });
+}
+
+fn caller_bye(s: &mut Setup) {
+    let ok = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.status() == Some(200) && m.cseq().method == Method::Invite)
+        .cloned()
+        .expect("answered");
+    s.w.with_endpoint(s.uac, |now, ep| {
+        let bye =
+            Message::parse(dialog_request(&ok, &Method::Bye, 2, &ep.new_branch())).expect("bye");
+        ep.send_request(now, bye, udp(SWITCH)).expect("send BYE")
+    });
+}
+
+fn requests_seen(w: &World, node: NodeId, method: &str) -> usize {
+    w.events(node)
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Request { msg, .. } if msg.method().map(Method::as_str) == Some(method)))
+        .count()
+}
+
+#[test]
+fn basic_call_with_caller_bye() {
+    let mut s = setup(1, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    start_call(&mut s, "441234", "basic");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![200]);
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "ACK"),
+        1,
+        "the switch ACKed the vendor's 200"
+    );
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "BYE"),
+        1,
+        "BYE relayed to the vendor"
+    );
+    let ended = s.ended.borrow();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        (ended[0].final_code, ended[0].connected, ended[0].ended_by),
+        (200, true, EndedBy::Caller)
+    );
+    assert_eq!(ended[0].tried, vec![("gw1".to_owned(), 200)]);
+    drop(ended);
+    s.w.drive(Duration::from_secs(60));
+    assert_eq!(
+        s.w.with_endpoint(s.switch, |_, ep| ep.transaction_count()),
+        0
+    );
+}
+
+#[test]
+fn leg_b_is_a_new_dialog_and_hides_the_customer_topology() {
+    let mut s = setup(2, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "hidden");
+    s.w.drive(Duration::from_secs(2));
+    let inv =
+        s.w.events(s.v1)
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::Request { msg, .. } if msg.method() == Some(&Method::Invite) => {
+                    Some(msg.clone())
+                }
+                _ => None,
+            })
+            .expect("vendor saw the INVITE");
+    assert_ne!(inv.call_id(), "hidden");
+    assert_eq!(inv.vias().count(), 1);
+    let raw = String::from_utf8_lossy(inv.as_bytes()).into_owned();
+    assert!(
+        !raw.contains(UAC),
+        "nothing of the customer's addresses reaches the vendor: {raw}"
+    );
+    assert_eq!(inv.request_uri().and_then(|u| u.user()), Some("441234"));
+    assert_eq!(inv.max_forwards(), Some(69));
+    assert_eq!(inv.body(), b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n");
+}
+
+#[test]
+fn callee_bye_is_relayed_to_the_caller() {
+    let mut s = setup(3, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "callee-bye");
+    s.w.drive(Duration::from_secs(2));
+    let inv =
+        s.w.events(s.v1)
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::Request { msg, .. } if msg.method() == Some(&Method::Invite) => {
+                    Some(msg.clone())
+                }
+                _ => None,
+            })
+            .expect("vendor INVITE");
+    s.w.with_endpoint(s.v1, |now, ep| {
+        let bye = MessageBuilder::request(&Method::Bye, &format!("sip:tollswitch@{SWITCH}"))
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {VENDOR1};branch={}", ep.new_branch()),
+            )
+            .header(
+                "From",
+                format!(
+                    "{};tag=vendor",
+                    String::from_utf8_lossy(inv.header(HeaderName::To).unwrap_or_default())
+                ),
+            )
+            .header(
+                "To",
+                String::from_utf8_lossy(inv.header(HeaderName::From).unwrap_or_default()).as_ref(),
+            )
+            .header("Call-ID", inv.call_id())
+            .header("CSeq", "1 BYE")
+            .build();
+        ep.send_request(now, Message::parse(bye).expect("bye"), udp(SWITCH))
+            .expect("send")
+    });
+    s.w.drive(Duration::from_secs(2));
+    let byes = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.method() == Some(&Method::Bye))
+        .count();
+    assert_eq!(byes, 1);
+    assert_eq!(s.ended.borrow()[0].ended_by, EndedBy::Callee);
+}
+
+#[test]
+fn busy_from_the_only_candidate_is_relayed() {
+    let one_gateway = PROVISIONING.replace(
+        "prefixes = [\"44\"]\npriority = 2",
+        "prefixes = [\"45\"]\npriority = 2",
+    );
+    let mut s = setup(4, 0, &one_gateway);
+    vendor(&mut s.w, s.v1, vec![486]);
+    start_call(&mut s, "441234", "busy");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![486]);
+    assert_eq!(s.ended.borrow()[0].tried, vec![("gw1".to_owned(), 486)]);
+}
+
+#[test]
+fn failover_503_from_vendor_1_then_200_from_vendor_2() {
+    let mut s = setup(5, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![503]);
+    vendor(&mut s.w, s.v2, vec![180, 200]);
+    start_call(&mut s, "441234", "failover");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![200]);
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(2));
+    let ended = s.ended.borrow();
+    assert_eq!(
+        ended[0].tried,
+        vec![("gw1".to_owned(), 503), ("gw2".to_owned(), 200)]
+    );
+}
+
+#[test]
+fn decline_603_from_vendor_1_stops_failover() {
+    let mut s = setup(6, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![603]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "decline");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![603]);
+    assert_eq!(requests_seen(&s.w, s.v2, "INVITE"), 0);
+}
+
+#[test]
+fn no_answer_from_vendor_1_within_invite_timeout_then_vendor_2() {
+    let mut s = setup(7, 0, PROVISIONING);
+    // Vendor 1 is silent (no node handler answers, and its endpoint sends no 100 for a dropped INVITE).
+    s.w.set_drop_filter(Box::new(|t| t.destination.addr.port() == 5080));
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "timeout");
+    s.w.drive(Duration::from_secs(15));
+    assert_eq!(finals(&s), vec![200]);
+    let answered_at = s
+        .w
+        .events(s.v2)
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Request { msg, .. } if msg.method() == Some(&Method::Invite)))
+        .map(|(t, _)| *t)
+        .expect("vendor 2 got the INVITE");
+    assert!(
+        answered_at >= Duration::from_secs(10) && answered_at < Duration::from_secs(11),
+        "{answered_at:?}"
+    );
+}
+
+#[test]
+fn cancel_during_ringing_gets_487_and_cancels_leg_b() {
+    let mut s = setup(8, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180]);
+    start_call(&mut s, "441234", "cancel");
+    s.w.drive(Duration::from_secs(1));
+    let tx =
+        s.w.events(s.uac)
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::Response { tx, msg } if msg.status() == Some(180) => Some(*tx),
+                _ => None,
+            })
+            .expect("ringing relayed");
+    s.w.with_endpoint(s.uac, |now, ep| ep.cancel(now, tx))
+        .expect("cancel");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![487]);
+    let cancels =
+        s.w.events(s.v1)
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Cancelled { .. }))
+            .count();
+    assert_eq!(cancels, 1, "the vendor's INVITE was cancelled");
+    assert_eq!(s.ended.borrow()[0].ended_by, EndedBy::Caller);
+}
+
+#[test]
+fn unknown_source_gets_403_and_unroutable_number_gets_404() {
+    let mut s = setup(9, 0, &PROVISIONING.replace("127.0.0.1:5061", "192.0.2.99"));
+    start_call(&mut s, "441234", "stranger");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![403]);
+    let reason = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find_map(|m| m.reasons().next().map(|r| r.cause));
+    assert_eq!(reason, Some(Some(403)));
+
+    let mut s = setup(10, 0, PROVISIONING);
+    start_call(&mut s, "33123", "nowhere");
+    s.w.drive(Duration::from_secs(1));
+    // No customer rate for 33 is refused before routing (403); a rated but unrouted prefix is 404.
+    let rated = PROVISIONING.replace(
+        "rate = [{ prefix = \"44\", price = \"0.05\" }]",
+        "rate = [{ prefix = \"44\", price = \"0.05\" }, { prefix = \"33\", price = \"0.05\" }]",
+    );
+    let mut s2 = setup(11, 0, &rated);
+    start_call(&mut s2, "33123", "nowhere-2");
+    s2.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![403]);
+    assert_eq!(finals(&s2), vec![404]);
+}
+
+#[test]
+fn ringing_longer_than_the_invite_timeout_is_not_failed_over() {
+    let mut s = setup(12, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "long-ring");
+    s.w.drive(Duration::from_secs(30));
+    assert_eq!(
+        requests_seen(&s.w, s.v2, "INVITE"),
+        0,
+        "still ringing on vendor 1 after 30 s"
+    );
+    assert!(finals(&s).is_empty());
+}
+
+#[test]
+fn ringing_timeout_moves_to_the_next_vendor() {
+    let mut s = setup(
+        13,
+        0,
+        &PROVISIONING.replace(
+            "priority = 1\n",
+            "priority = 1\nringing_timeout_secs = 20\n",
+        ),
+    );
+    vendor(&mut s.w, s.v1, vec![180]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "ring-timeout");
+    s.w.drive(Duration::from_secs(25));
+    assert_eq!(finals(&s), vec![200]);
+    let ended_tried = {
+        caller_bye(&mut s);
+        s.w.drive(Duration::from_secs(2));
+        s.ended.borrow()[0].tried.clone()
+    };
+    assert_eq!(
+        ended_tried,
+        vec![("gw1".to_owned(), 408), ("gw2".to_owned(), 200)]
+    );
+}
+
+#[test]
+fn calls_complete_under_10_percent_loss() {
+    for seed in 20..30 {
+        let mut s = setup(seed, 10, PROVISIONING);
+        vendor(&mut s.w, s.v1, vec![180, 200]);
+        start_call(&mut s, "441234", &format!("lossy-{seed}"));
+        s.w.drive(Duration::from_secs(40));
+        assert_eq!(finals(&s), vec![200], "seed {seed}");
+    }
+}
