@@ -1,8 +1,7 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
+mod serve;
 mod sip_check;
-// The call engine drives these; until it lands only the tests do.
-#[allow(dead_code)]
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the softswitch: SIP over UDP and TCP, the call engine, routing.
+    Serve(ServeArgs),
     /// SIP tools.
     Sip {
         #[command(subcommand)]
@@ -40,11 +41,96 @@ enum SipCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// SIP listen address (UDP and TCP).
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    sip: std::net::SocketAddr,
+    /// Run from this provisioning file (TOML, the `provision apply` format) instead of the
+    /// database.
+    #[arg(long)]
+    provisioning: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => run_serve(args),
         Command::Sip {
             command: SipCommand::Check { print, files },
         } => sip_check::run(&files, print),
+    }
+}
+
+fn run_serve(args: ServeArgs) -> ExitCode {
+    let Some(path) = args.provisioning else {
+        eprintln!("tollswitch serve: give --provisioning FILE");
+        return ExitCode::from(2);
+    };
+    let provisioning = match std::fs::read_to_string(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| toml::from_str(&text).map_err(anyhow::Error::from))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tollswitch serve: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollswitch serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let transports = match serve::start(&provisioning, args.sip).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("tollswitch serve: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "tollswitch listening on udp {} and tcp {}",
+            fmt_addr(transports.udp_addr),
+            fmt_addr(transports.tcp_addr)
+        );
+        shutdown_signal().await;
+        println!("tollswitch stopping: {}", transports.stats_line());
+        transports.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn fmt_addr(a: Option<std::net::SocketAddr>) -> String {
+    a.map_or_else(|| String::from("-"), |a| a.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

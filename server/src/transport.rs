@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tollswitch_sip_core::{Endpoint, Event, Output, Peer, Transmit, Transport};
-use tollswitch_sip_msg::{Frame, Message, MessageBuilder, ParseOptions, StreamFramer, response_to};
+use tollswitch_sip_msg::{Frame, Message, ParseOptions, StreamFramer, response_to};
 
 /// What the engine's user (the call engine) sees.
 pub trait TransactionUser: Send + 'static {
@@ -35,7 +35,7 @@ pub trait TransactionUser: Send + 'static {
     fn on_timeout(&mut self, _now: Instant, _endpoint: &mut Endpoint) {}
 
     /// The next instant the user wants [`TransactionUser::on_timeout`].
-    fn next_timeout(&self) -> Option<Instant> {
+    fn next_timeout(&mut self) -> Option<Instant> {
         None
     }
 }
@@ -163,6 +163,19 @@ impl Transports {
             input: tx,
             engine,
         })
+    }
+
+    /// One line of counters for logs.
+    pub fn stats_line(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "received={} sent={} send_errors={} overload_rejected={} overload_dropped={}",
+            s.received.load(Ordering::Relaxed),
+            s.sent.load(Ordering::Relaxed),
+            s.send_errors.load(Ordering::Relaxed),
+            s.overload_rejected.load(Ordering::Relaxed),
+            s.overload_dropped.load(Ordering::Relaxed)
+        )
     }
 
     /// Stops the engine task (sockets close when their tasks see the queue gone).
@@ -462,52 +475,54 @@ async fn drain<U: TransactionUser>(
     }
 }
 
-/// A user that answers OPTIONS with 200 (keep-alive pings from peers) and every other request
-/// with `code`: what the switch does before a call engine is attached.
-pub struct AnswerAll {
-    /// Status for requests other than OPTIONS.
-    pub code: u16,
-    /// Its reason phrase.
-    pub reason: &'static str,
-}
-
-impl TransactionUser for AnswerAll {
-    fn on_event(&mut self, now: Instant, event: Event, endpoint: &mut Endpoint) {
-        if let Event::Request {
-            tx: Some(tx), msg, ..
-        } = event
-        {
-            let (code, reason) = match msg.method() {
-                Some(tollswitch_sip_msg::Method::Options) => (200, "OK"),
-                _ => (self.code, self.reason),
-            };
-            let tag = endpoint.new_tag();
-            let resp = response_to(&msg, code, reason, Some(&tag))
-                .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
-                .build();
-            let _ = endpoint.send_response(now, tx, resp);
-        }
-    }
-}
-
-/// A request line with headers, for tests and tools.
-pub fn options_request(branch: &str, via_host: &str, call_id: &str) -> Bytes {
-    MessageBuilder::request(&tollswitch_sip_msg::Method::Options, "sip:ping@127.0.0.1")
-        .header(
-            "Via",
-            format!("SIP/2.0/UDP {via_host};branch={branch};rport"),
-        )
-        .header("Max-Forwards", "70")
-        .header("From", "<sip:monitor@127.0.0.1>;tag=m1")
-        .header("To", "<sip:ping@127.0.0.1>")
-        .header("Call-ID", call_id)
-        .header("CSeq", "1 OPTIONS")
-        .build()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollswitch_sip_msg::MessageBuilder;
+
+    /// A user that answers OPTIONS with 200 (keep-alive pings from peers) and every other request
+    /// with `code`: what the switch does before a call engine is attached.
+    struct AnswerAll {
+        /// Status for requests other than OPTIONS.
+        code: u16,
+        /// Its reason phrase.
+        reason: &'static str,
+    }
+
+    impl TransactionUser for AnswerAll {
+        fn on_event(&mut self, now: Instant, event: Event, endpoint: &mut Endpoint) {
+            if let Event::Request {
+                tx: Some(tx), msg, ..
+            } = event
+            {
+                let (code, reason) = match msg.method() {
+                    Some(tollswitch_sip_msg::Method::Options) => (200, "OK"),
+                    _ => (self.code, self.reason),
+                };
+                let tag = endpoint.new_tag();
+                let resp = response_to(&msg, code, reason, Some(&tag))
+                    .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+                    .build();
+                let _ = endpoint.send_response(now, tx, resp);
+            }
+        }
+    }
+
+    /// A request line with headers, for tests and tools.
+    fn options_request(branch: &str, via_host: &str, call_id: &str) -> Bytes {
+        MessageBuilder::request(&tollswitch_sip_msg::Method::Options, "sip:ping@127.0.0.1")
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {via_host};branch={branch};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", "<sip:monitor@127.0.0.1>;tag=m1")
+            .header("To", "<sip:ping@127.0.0.1>")
+            .header("Call-ID", call_id)
+            .header("CSeq", "1 OPTIONS")
+            .build()
+    }
+
     use tollswitch_sip_core::Config;
 
     async fn start() -> Transports {
