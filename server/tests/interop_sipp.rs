@@ -1,0 +1,348 @@
+//! SIPp against the real `tollswitch` binary on loopback: SIPp UAC (customer) → tollswitch →
+//! SIPp UAS (vendors). Each test gets its own ports, so tests run in parallel; every process is
+//! bounded by SIPp's `-timeout` and killed by PID at the end.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn sipp_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/sipp")
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tollswitch-sipp-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+struct Switch {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Switch {
+    fn start(name: &str, vendor_a: u16, vendor_b: u16) -> Switch {
+        let dir = temp_dir(name);
+        let prov = std::fs::read_to_string(sipp_dir().join("provisioning.toml"))
+            .expect("interop provisioning")
+            .replace("port = 5080", &format!("port = {vendor_a}"))
+            .replace("port = 5082", &format!("port = {vendor_b}"));
+        let file = dir.join("provisioning.toml");
+        std::fs::write(&file, prov).expect("write provisioning");
+        let port = free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollswitch"))
+            .args(["serve", "--sip", &addr.to_string(), "--provisioning"])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tollswitch");
+        let stdout = child.stdout.take().expect("stdout");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("tollswitch listening") {
+                    let _ = ready_tx.send(());
+                }
+                lines.lock().map(|mut l| l.push(line)).ok();
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("tollswitch did not start listening");
+        Switch { child, addr, log }
+    }
+
+    fn calls_ended(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .map(|l| l.iter().filter(|s| s.contains(needle)).count())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `n` log lines contain `needle` (bounded).
+    fn wait_for(&self, needle: &str, n: usize) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.calls_ended(needle) >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scenario from `interop/sipp/` with `@CODE@` replaced.
+fn scenario(name: &str, file: &str, code: u16) -> PathBuf {
+    let text = std::fs::read_to_string(sipp_dir().join(file)).expect("scenario");
+    let path = temp_dir(name).join(format!("{code}-{file}"));
+    std::fs::write(&path, text.replace("@CODE@", &code.to_string())).expect("write scenario");
+    path
+}
+
+enum Uas {
+    Answer,
+    Refuse(u16),
+}
+
+fn start_uas(name: &str, port: u16, kind: Uas, calls: u32, extra: &[&str]) -> Child {
+    let mut cmd = Command::new("sipp");
+    match kind {
+        Uas::Answer => cmd.args(["-sn", "uas"]),
+        Uas::Refuse(code) => cmd.arg("-sf").arg(scenario(name, "uas_code.xml", code)),
+    };
+    cmd.args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-m",
+        &calls.to_string(),
+    ])
+    .args(["-nostdin", "-timeout", "40s", "-timeout_error"])
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("sipp must be installed (apt-get install sip-tester)")
+}
+
+/// Runs a SIPp UAC to completion (bounded) and returns its exit status.
+fn run_uac(
+    name: &str,
+    switch: SocketAddr,
+    callee: &str,
+    expect: Option<u16>,
+    args: &[&str],
+) -> ExitStatus {
+    let port = free_port();
+    let mut cmd = Command::new("sipp");
+    match expect {
+        None => cmd.args(["-sn", "uac"]),
+        Some(code) => cmd.arg("-sf").arg(scenario(name, "uac_expect.xml", code)),
+    };
+    let mut child = cmd
+        .args(["-s", callee, "-p", &port.to_string()])
+        .args(["-nostdin", "-timeout", "30s", "-timeout_error", "-r", "10"])
+        .args(args)
+        .arg(switch.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp must be installed (apt-get install sip-tester)");
+    wait_bounded(&mut child, Duration::from_secs(45))
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stop(mut child: Child) -> ExitStatus {
+    wait_bounded(&mut child, Duration::from_secs(10))
+}
+
+#[test]
+fn basic_call_with_caller_bye() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("basic", a, b);
+    let uas = start_uas("basic", a, Uas::Answer, 3, &[]);
+    let status = run_uac(
+        "basic",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "3", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "SIPp UAC: {status}");
+    assert!(stop(uas).success(), "SIPp UAS saw every call complete");
+    assert!(switch.wait_for("ended 200 connected=true by=Caller", 3));
+}
+
+#[test]
+fn basic_call_over_tcp() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("tcp", a, b);
+    let uas = start_uas("tcp", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "tcp",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-t", "t1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "SIPp UAC over TCP: {status}");
+    assert!(stop(uas).success());
+    assert!(switch.wait_for("ended 200 connected=true", 1));
+}
+
+#[test]
+fn busy_486_from_the_only_vendor_is_relayed() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("busy", a, b);
+    let uas = start_uas("busy", a, Uas::Refuse(486), 1, &[]);
+    // Prefix 1 is routed to vendor A only.
+    let status = run_uac(
+        "busy",
+        switch.addr,
+        "15551234",
+        Some(486),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "caller got 486: {status}");
+    let _ = stop(uas);
+    assert!(switch.wait_for("ended 486", 1));
+}
+
+#[test]
+fn failover_503_from_vendor_1_then_200_from_vendor_2() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("failover", a, b);
+    let uas_a = start_uas("failover-a", a, Uas::Refuse(503), 1, &[]);
+    let uas_b = start_uas("failover-b", b, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "failover",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "caller answered by vendor 2: {status}");
+    let _ = stop(uas_a);
+    assert!(stop(uas_b).success());
+    assert!(switch.wait_for("tried=[vendor-a-gw:503,vendor-b-gw:200]", 1));
+}
+
+#[test]
+fn decline_603_from_vendor_1_stops_failover() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("decline", a, b);
+    let uas_a = start_uas("decline", a, Uas::Refuse(603), 1, &[]);
+    let status = run_uac(
+        "decline",
+        switch.addr,
+        "44123",
+        Some(603),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "caller got 603: {status}");
+    let _ = stop(uas_a);
+    assert!(
+        switch.wait_for("tried=[vendor-a-gw:603]", 1),
+        "vendor 2 was not tried"
+    );
+}
+
+#[test]
+fn no_answer_from_vendor_1_within_the_invite_timeout_then_vendor_2() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("noanswer", a, b);
+    // Vendor 1 swallows every datagram; SS_SIP_TIMEOUT_INVITE is 3 s in the interop provisioning.
+    let _silent = UdpSocket::bind(("127.0.0.1", a)).expect("silent vendor");
+    let uas_b = start_uas("noanswer-b", b, Uas::Answer, 1, &[]);
+    let started = Instant::now();
+    let status = run_uac(
+        "noanswer",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "caller answered by vendor 2: {status}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "not before the INVITE timeout"
+    );
+    assert!(stop(uas_b).success());
+    assert!(switch.wait_for("tried=[vendor-a-gw:408,vendor-b-gw:200]", 1));
+}
+
+#[test]
+fn unknown_source_gets_403() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("stranger", a, b);
+    let status = run_uac(
+        "stranger",
+        switch.addr,
+        "44123",
+        Some(403),
+        &["-m", "1", "-i", "127.0.0.2"],
+    );
+    assert!(
+        status.success(),
+        "a source outside every mapping gateway gets 403: {status}"
+    );
+}
+
+#[test]
+fn unroutable_number_gets_404() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("unroutable", a, b);
+    // 33 is priced for the customer but no routing gateway carries it.
+    let status = run_uac(
+        "unroutable",
+        switch.addr,
+        "33123",
+        Some(404),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "unroutable number gets 404: {status}");
+    assert!(switch.wait_for("ended 404", 1));
+}
+
+#[test]
+fn calls_complete_with_10_percent_packet_loss() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("lossy", a, b);
+    let uas = start_uas("lossy", a, Uas::Answer, 10, &[]);
+    let status = run_uac(
+        "lossy",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "10", "-lost", "10", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "every call completes despite 10 % loss on the caller: {status}"
+    );
+    let _ = stop(uas);
+    assert!(switch.wait_for("ended 200 connected=true", 10));
+}
