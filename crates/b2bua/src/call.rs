@@ -177,9 +177,21 @@ impl LegB {
         branch: &str,
         local: SocketAddr,
     ) -> Bytes {
+        self.request_with(method, cseq, branch, local, None)
+    }
+
+    /// An in-dialog request toward the vendor, with an optional body (re-INVITE, UPDATE, INFO).
+    pub(crate) fn request_with(
+        &self,
+        method: &Method,
+        cseq: u32,
+        branch: &str,
+        local: SocketAddr,
+        body: Option<(&str, Bytes)>,
+    ) -> Bytes {
         let target = self.remote_target.as_deref().unwrap_or(&self.ruri);
         let via_host = format!("{}:{}", host_of(local), local.port());
-        MessageBuilder::request(method, target)
+        let b = MessageBuilder::request(method, target)
             .header(
                 "Via",
                 format!(
@@ -192,13 +204,28 @@ impl LegB {
             .header("To", self.to_with_tag())
             .header("Call-ID", &self.call_id)
             .header("CSeq", format!("{cseq} {method}"))
-            .build()
+            .header("Contact", contact(local));
+        match body {
+            Some((ct, body)) => b.body(ct, body).build(),
+            None => b.build(),
+        }
     }
 }
 
 impl LegA {
     /// A request toward the customer inside the dialog (we are its UAS: From is their To).
     pub(crate) fn request(&self, method: &Method, branch: &str, local: SocketAddr) -> Bytes {
+        self.request_with(method, branch, local, None)
+    }
+
+    /// The same with an optional body (re-INVITE, UPDATE, INFO).
+    pub(crate) fn request_with(
+        &self,
+        method: &Method,
+        branch: &str,
+        local: SocketAddr,
+        body: Option<(&str, Bytes)>,
+    ) -> Bytes {
         let inv = &self.invite;
         let target = inv
             .contact()
@@ -211,7 +238,7 @@ impl LegA {
         let to_raw = String::from_utf8_lossy(inv.header(HeaderName::To).unwrap_or_default());
         let from_raw = String::from_utf8_lossy(inv.header(HeaderName::From).unwrap_or_default());
         let via_host = format!("{}:{}", host_of(local), local.port());
-        MessageBuilder::request(method, &target)
+        let b = MessageBuilder::request(method, &target)
             .header(
                 "Via",
                 format!(
@@ -224,6 +251,10 @@ impl LegA {
             .header("To", from_raw.as_ref())
             .header("Call-ID", &self.call_id)
             .header("CSeq", format!("{} {method}", self.cseq))
-            .build()
+            .header("Contact", contact(local));
+        match body {
+            Some((ct, body)) => b.body(ct, body).build(),
+            None => b.build(),
+        }
     }
 }

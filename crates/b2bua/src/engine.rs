@@ -81,6 +81,17 @@ pub struct B2bua {
     timers: BinaryHeap<Reverse<(Instant, u64, CallTimer)>>,
     events: VecDeque<CallEvent>,
     next_id: u64,
+    /// In-dialog requests forwarded to the other leg, by the forwarded client transaction.
+    relays: HashMap<TxId, Relay>,
+}
+
+/// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
+struct Relay {
+    server_tx: TxId,
+    request: Message,
+    /// Where the forwarded request went, and its ACK once a re-INVITE is answered.
+    dest: Peer,
+    ack: Option<Bytes>,
 }
 
 impl B2bua {
@@ -97,6 +108,7 @@ impl B2bua {
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             next_id: 1,
+            relays: HashMap::new(),
         }
     }
 
@@ -182,8 +194,7 @@ impl B2bua {
                 Some(Method::Bye) => self.on_bye(now, tx, &msg, ep),
                 Some(Method::Options) => answer(now, ep, tx, &msg, 200, "OK", None),
                 Some(Method::Invite | Method::Update | Method::Info) => {
-                    // In-dialog session changes are relayed by a later version of the engine.
-                    answer(now, ep, tx, &msg, 501, "Not Implemented", None)
+                    self.relay_in_dialog(now, tx, msg, ep)
                 }
                 _ => answer(now, ep, tx, &msg, 405, "Method Not Allowed", None),
             },
@@ -203,6 +214,8 @@ impl B2bua {
             Event::Response { tx, msg } => {
                 if let Some(&id) = self.by_b_tx.get(&tx) {
                     self.on_b_response(now, id, tx, &msg, ep);
+                } else if self.relays.contains_key(&tx) {
+                    self.on_relay_response(now, tx, &msg, ep);
                 } else if msg.status().is_some_and(|c| (200..300).contains(&c))
                     && let Some((_, peer, ack)) = self.acks.get(&tx)
                 {
@@ -213,11 +226,31 @@ impl B2bua {
             Event::Timeout { tx } => {
                 if let Some(&id) = self.by_b_tx.get(&tx) {
                     self.b_failed(now, id, tx, SipCode::REQUEST_TIMEOUT, ep);
+                } else if let Some(r) = self.relays.remove(&tx) {
+                    answer(
+                        now,
+                        ep,
+                        r.server_tx,
+                        &r.request,
+                        408,
+                        "Request Timeout",
+                        None,
+                    );
                 }
             }
             Event::TransportError { tx } => {
                 if let Some(&id) = self.by_b_tx.get(&tx) {
                     self.b_failed(now, id, tx, SipCode::SERVICE_UNAVAILABLE, ep);
+                } else if let Some(r) = self.relays.remove(&tx) {
+                    answer(
+                        now,
+                        ep,
+                        r.server_tx,
+                        &r.request,
+                        503,
+                        "Service Unavailable",
+                        None,
+                    );
                 }
             }
             Event::StrayResponse { .. } | Event::Malformed { .. } => {}
@@ -642,6 +675,101 @@ impl B2bua {
             }
             self.end(now, id, 200, EndedBy::Callee, "callee hung up");
         }
+    }
+
+    /// Forwards a re-INVITE, UPDATE or INFO to the other leg of its call (topology hidden: the
+    /// other leg's own dialog identifiers, CSeq and Contact; the body carried).
+    fn relay_in_dialog(&mut self, now: Instant, tx: TxId, msg: Message, ep: &mut Endpoint) {
+        let Some(&id) = self.by_call_id.get(msg.call_id()) else {
+            answer(
+                now,
+                ep,
+                tx,
+                &msg,
+                481,
+                "Call/Transaction Does Not Exist",
+                None,
+            );
+            return;
+        };
+        let local = self.config.local;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+        let body = msg
+            .content_type()
+            .filter(|_| !msg.body().is_empty())
+            .map(|ct| (ct, msg.body_bytes()));
+        let branch = ep.new_branch();
+        let (bytes, dest, ack) = if call.a.call_id == msg.call_id() {
+            let Some(leg) = call
+                .b
+                .iter_mut()
+                .rev()
+                .find(|b| !b.abandoned && b.remote_tag.is_some())
+            else {
+                answer(now, ep, tx, &msg, 491, "Request Pending", None);
+                return;
+            };
+            leg.cseq += 1;
+            let bytes = leg.request_with(&method, leg.cseq, &branch, local, body);
+            let ack = (method == Method::Invite)
+                .then(|| leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local));
+            (bytes, leg.dest, ack)
+        } else {
+            call.a.cseq += 1;
+            let bytes = call.a.request_with(&method, &branch, local, body);
+            let ack = (method == Method::Invite)
+                .then(|| call.a.request(&Method::Ack, &ep.new_branch(), local));
+            (bytes, call.a.source, ack)
+        };
+        let Ok(forward) = Message::parse(bytes) else {
+            answer(now, ep, tx, &msg, 500, "Server Internal Error", None);
+            return;
+        };
+        match ep.send_request(now, forward, dest) {
+            Ok(ctx) => {
+                self.relays.insert(
+                    ctx,
+                    Relay {
+                        server_tx: tx,
+                        request: msg,
+                        dest,
+                        ack,
+                    },
+                );
+            }
+            Err(_) => answer(now, ep, tx, &msg, 500, "Server Internal Error", None),
+        }
+    }
+
+    fn on_relay_response(&mut self, now: Instant, tx: TxId, msg: &Message, ep: &mut Endpoint) {
+        let Some(code) = msg.status() else { return };
+        if code < 200 {
+            return;
+        }
+        let Some(relay) = self.relays.remove(&tx) else {
+            return;
+        };
+        if (200..300).contains(&code)
+            && let Some(ack) = &relay.ack
+        {
+            ep.send_stateless(relay.dest, ack.clone());
+        }
+        let phrase = msg
+            .reason_phrase()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("OK");
+        let mut b = response_to(&relay.request, code, phrase, None);
+        b.push_header("Contact", contact(self.config.local));
+        let resp = match msg.content_type() {
+            Some(ct) if !msg.body().is_empty() => b.body(ct, msg.body_bytes()).build(),
+            _ => b.build(),
+        };
+        let _ = ep.send_response(now, relay.server_tx, resp);
     }
 
     fn bye_both(&mut self, now: Instant, id: u64, ep: &mut Endpoint) {

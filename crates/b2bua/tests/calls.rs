@@ -127,6 +127,13 @@ impl User for Vendor {
                                 now + Duration::from_millis(500),
                                 Duration::from_millis(500),
                             ));
+                        } else if code == 183 {
+                            let early = Bytes::from_static(b"v=0\r\ns=early\r\n");
+                            let _ = ep.send_response(
+                                now,
+                                *tx,
+                                b.body("application/sdp", early).build(),
+                            );
                         } else {
                             let _ = ep.send_response(now, *tx, b.build());
                         }
@@ -634,6 +641,103 @@ fn ringing_timeout_moves_to_the_next_vendor() {
         ended_tried,
         vec![("gw1".to_owned(), 408), ("gw2".to_owned(), 200)]
     );
+}
+
+#[test]
+fn reinvite_mid_call_is_relayed_with_its_body_both_ways() {
+    let mut s = setup(14, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "reinvite");
+    s.w.drive(Duration::from_secs(2));
+    let ok = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.status() == Some(200))
+        .cloned()
+        .expect("answered");
+    s.w.with_endpoint(s.uac, |now, ep| {
+        let target = ok
+            .contact()
+            .map(|c| c.uri().as_str().to_owned())
+            .unwrap_or_default();
+        let reinvite = MessageBuilder::request(&Method::Invite, &target)
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {UAC};branch={};rport", ep.new_branch()),
+            )
+            .header(
+                "From",
+                String::from_utf8_lossy(ok.header(HeaderName::From).unwrap_or_default()).as_ref(),
+            )
+            .header(
+                "To",
+                String::from_utf8_lossy(ok.header(HeaderName::To).unwrap_or_default()).as_ref(),
+            )
+            .header("Call-ID", ok.call_id())
+            .header("CSeq", "2 INVITE")
+            .header("Contact", format!("<sip:100@{UAC}>"))
+            .body("application/sdp", Bytes::from_static(b"v=0\r\ns=hold\r\n"))
+            .build();
+        ep.send_request(
+            now,
+            Message::parse(reinvite).expect("re-INVITE"),
+            udp(SWITCH),
+        )
+        .expect("send")
+    });
+    s.w.drive(Duration::from_secs(2));
+    let at_vendor: Vec<Message> =
+        s.w.events(s.v1)
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Request { msg, .. } if msg.method() == Some(&Method::Invite) => {
+                    Some(msg.clone())
+                }
+                _ => None,
+            })
+            .collect();
+    assert_eq!(at_vendor.len(), 2, "initial INVITE and the re-INVITE");
+    assert_eq!(at_vendor[1].body(), b"v=0\r\ns=hold\r\n");
+    assert_eq!(
+        at_vendor[1].call_id(),
+        at_vendor[0].call_id(),
+        "same leg B dialog"
+    );
+    assert!(at_vendor[1].to_tag().is_some());
+    assert_eq!(at_vendor[1].cseq().seq, 2);
+    let answers = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.status() == Some(200) && m.cseq().seq == 2)
+        .count();
+    assert!(
+        answers >= 1,
+        "the caller got the vendor's answer to its re-INVITE"
+    );
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "ACK"),
+        2,
+        "both 2xx were ACKed on leg B"
+    );
+}
+
+#[test]
+fn early_media_183_with_sdp_is_relayed() {
+    let mut s = setup(15, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![183]);
+    start_call(&mut s, "441234", "early");
+    s.w.drive(Duration::from_secs(1));
+    let progress = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.status() == Some(183))
+        .cloned();
+    let progress = progress.expect("183 relayed");
+    assert_eq!(progress.content_type(), Some("application/sdp"));
+    assert_eq!(progress.body(), b"v=0\r\ns=early\r\n");
 }
 
 #[test]
