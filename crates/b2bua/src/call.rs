@@ -49,6 +49,8 @@ pub(crate) struct LegB {
     pub(crate) provisional: bool,
     /// Abandoned by failover or timeout: a late 2xx is ACKed and hung up.
     pub(crate) abandoned: bool,
+    /// The routing gateway's line this attempt holds; taken (once) when released.
+    pub(crate) held: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,8 @@ pub(crate) struct Call {
     pub(crate) ok_a: Option<(Bytes, std::time::Duration, Instant)>,
     /// Every gateway tried with its final code (or the code the engine assumed).
     pub(crate) tried: Vec<(String, u16)>,
+    /// Mapping gateway and account lines this call holds, released when it ends.
+    pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
 }
 
 /// Engine timers (the transaction layer keeps its own).

@@ -1,6 +1,7 @@
 //! The engine: admission, leg B attempts, failover, relay, teardown.
 
 use crate::call::{Call, CallTimer, LegA, LegB, Phase, contact, vendor_uri};
+use crate::counters::{Counters, Kind};
 use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollswitch_model::SipCode;
 use tollswitch_model::provisioning::Transport as GwTransport;
-use tollswitch_routing::{CallRequest, IdleCounters, Next, RoutingSnapshot, next_after, route};
+use tollswitch_routing::{CallRequest, Next, RoutingSnapshot, next_after, route};
 use tollswitch_sip_core::{Endpoint, Event, Peer, Transport, TxId};
 use tollswitch_sip_msg::{Message, Method, response_to};
 
@@ -83,6 +84,7 @@ pub struct B2bua {
     next_id: u64,
     /// In-dialog requests forwarded to the other leg, by the forwarded client transaction.
     relays: HashMap<TxId, Relay>,
+    counters: Counters,
 }
 
 /// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
@@ -109,12 +111,18 @@ impl B2bua {
             events: VecDeque::new(),
             next_id: 1,
             relays: HashMap::new(),
+            counters: Counters::default(),
         }
     }
 
     /// Swaps in a new routing snapshot; calls in progress keep the decision they have.
     pub fn set_snapshot(&mut self, snapshot: Arc<RoutingSnapshot>) {
         self.snapshot = snapshot;
+    }
+
+    /// Live line and CPS counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Calls in progress.
@@ -284,7 +292,13 @@ impl B2bua {
             caller: &caller,
             callee: &callee,
         };
-        let decision = route(&self.snapshot, &request, &IdleCounters, self.unix(now));
+        let unix = self.unix(now);
+        let decision = route(
+            &self.snapshot,
+            &request,
+            &self.counters.view(&self.snapshot, unix),
+            unix,
+        );
         if let Some(reject) = &decision.reject {
             let code = reject.code.as_u16();
             let reason_text = reject.reason.to_string();
@@ -315,6 +329,16 @@ impl B2bua {
         }
         let id = self.next_id;
         self.next_id += 1;
+        let mut held = Vec::new();
+        if let Some(m) = &decision.mapping_gateway {
+            held.push((Kind::MappingGateway, m.name.clone()));
+        }
+        if let Some(a) = &decision.account {
+            held.push((Kind::Account, a.name.clone()));
+        }
+        for (kind, name) in &held {
+            self.counters.hold(*kind, name, unix);
+        }
         let call_id = msg.call_id().to_owned();
         let call = Call {
             phase: Phase::Trying,
@@ -333,6 +357,7 @@ impl B2bua {
             timers: [None; 4],
             ok_a: None,
             tried: Vec::new(),
+            held,
         };
         self.calls.insert(id, call);
         self.by_a_tx.insert(tx, id);
@@ -395,6 +420,7 @@ impl B2bua {
             cseq: 1,
             provisional: false,
             abandoned: false,
+            held: None,
         };
         let mf = call
             .a
@@ -420,8 +446,15 @@ impl B2bua {
                     .map_or(self.config.invite_timeout, |s| {
                         Duration::from_secs(u64::from(s))
                     });
+                let name: Arc<str> = Arc::from(gw.name.as_str());
+                self.counters
+                    .hold(Kind::RoutingGateway, &name, self.unix(now));
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.b.push(LegB { tx, ..leg });
+                    c.b.push(LegB {
+                        tx,
+                        held: Some(name),
+                        ..leg
+                    });
                     c.phase = Phase::Trying;
                 }
                 self.by_b_tx.insert(tx, id);
@@ -545,6 +578,7 @@ impl B2bua {
             return;
         };
         leg.abandoned = true;
+        release_leg(&mut self.counters, leg);
         let gw = call
             .decision
             .candidates
@@ -566,6 +600,7 @@ impl B2bua {
         };
         let Some(leg) = call.live_b_mut() else { return };
         leg.abandoned = true;
+        release_leg(&mut self.counters, leg);
         let tx = leg.tx;
         let idx = leg.candidate;
         let _ = ep.cancel(now, tx);
@@ -822,9 +857,15 @@ impl B2bua {
     }
 
     fn end(&mut self, now: Instant, id: u64, code: u16, ended_by: EndedBy, why: &str) {
-        let Some(call) = self.calls.remove(&id) else {
+        let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        for (kind, name) in &call.held {
+            self.counters.release(*kind, name);
+        }
+        for leg in &mut call.b {
+            release_leg(&mut self.counters, leg);
+        }
         self.by_a_tx.remove(&call.a.tx);
         self.by_call_id.remove(&call.a.call_id);
         for b in &call.b {
@@ -844,6 +885,13 @@ impl B2bua {
             hold_time,
             duration: now.saturating_duration_since(call.started),
         }));
+    }
+}
+
+/// Releases the routing gateway line an attempt holds, at most once.
+fn release_leg(counters: &mut Counters, leg: &mut LegB) {
+    if let Some(name) = leg.held.take() {
+        counters.release(Kind::RoutingGateway, &name);
     }
 }
 

@@ -15,6 +15,8 @@
 //! one side's Via, Contact or Record-Route reaches the other.
 
 mod call;
+mod counters;
 mod engine;
 
+pub use counters::{Counters, Kind as CounterKind};
 pub use engine::{B2bua, CallEnd, CallEvent, Config, EndedBy};

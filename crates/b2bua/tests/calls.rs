@@ -72,27 +72,27 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 struct Engine {
-    b2bua: B2bua,
+    b2bua: Rc<RefCell<B2bua>>,
     ended: Rc<RefCell<Vec<CallEnd>>>,
 }
 
 impl User for Engine {
     fn on_event(&mut self, now: Instant, event: &Event, ep: &mut Endpoint) {
-        self.b2bua.handle_event(now, event.clone(), ep);
+        self.b2bua.borrow_mut().handle_event(now, event.clone(), ep);
         self.collect();
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.b2bua.poll_timeout()
+        self.b2bua.borrow_mut().poll_timeout()
     }
     fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
-        self.b2bua.handle_timeout(now, ep);
+        self.b2bua.borrow_mut().handle_timeout(now, ep);
         self.collect();
     }
 }
 
 impl Engine {
     fn collect(&mut self) {
-        while let Some(CallEvent::Ended(e)) = self.b2bua.poll_call_event() {
+        while let Some(CallEvent::Ended(e)) = self.b2bua.borrow_mut().poll_call_event() {
             self.ended.borrow_mut().push(e);
         }
     }
@@ -193,6 +193,7 @@ struct Setup {
     v2: NodeId,
     ended: Rc<RefCell<Vec<CallEnd>>>,
     uac_seen: Rc<RefCell<Vec<Message>>>,
+    engine: Rc<RefCell<B2bua>>,
 }
 
 fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
@@ -241,10 +242,11 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
         max_call_duration: None,
     };
     let ended = Rc::new(RefCell::new(Vec::new()));
+    let engine = Rc::new(RefCell::new(B2bua::new(config, snapshot)));
     w.set_user(
         switch,
         Box::new(Engine {
-            b2bua: B2bua::new(config, snapshot),
+            b2bua: engine.clone(),
             ended: ended.clone(),
         }),
     );
@@ -277,6 +279,7 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
         v2,
         ended,
         uac_seen,
+        engine,
     }
 }
 
@@ -748,5 +751,242 @@ fn calls_complete_under_10_percent_loss() {
         start_call(&mut s, "441234", &format!("lossy-{seed}"));
         s.w.drive(Duration::from_secs(40));
         assert_eq!(finals(&s), vec![200], "seed {seed}");
+    }
+}
+
+#[test]
+fn line_limit_reached_gets_503_and_frees_when_the_call_ends() {
+    let limited = PROVISIONING.replace(
+        "sources = [\"127.0.0.1:5061\"]",
+        "sources = [\"127.0.0.1:5061\"]\nline_limit = 1",
+    );
+    let mut s = setup(16, 0, &limited);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "first");
+    s.w.drive(Duration::from_secs(1));
+    start_call(&mut s, "441234", "second");
+    s.w.drive(Duration::from_secs(1));
+    let second: Vec<u16> = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.call_id() == "second")
+        .filter_map(|m| m.status().filter(|c| *c >= 200))
+        .collect();
+    assert_eq!(
+        second.first(),
+        Some(&503),
+        "the mapping gateway's one line is busy"
+    );
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(1));
+    assert!(
+        s.engine.borrow().counters().is_idle(),
+        "the line is free again"
+    );
+    start_call(&mut s, "441234", "third");
+    s.w.drive(Duration::from_secs(1));
+    let third = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .any(|m| m.call_id() == "third" && m.status() == Some(200));
+    assert!(third, "a new call is admitted once the line is free");
+}
+
+/// A vendor whose answer depends on the last digit of the callee: answer, busy, overloaded,
+/// decline, or ring until the switch gives up.
+struct RandomVendor {
+    resend: Vec<(tollswitch_sip_core::TxId, Bytes, Instant, Duration)>,
+}
+
+impl User for RandomVendor {
+    fn on_event(&mut self, now: Instant, ev: &Event, ep: &mut Endpoint) {
+        match ev {
+            Event::Request {
+                tx: Some(tx), msg, ..
+            } if msg.method() == Some(&Method::Invite) => {
+                let digit = msg
+                    .request_uri()
+                    .and_then(|u| u.user())
+                    .and_then(|u| u.bytes().last())
+                    .map_or(0, |b| b.wrapping_sub(b'0'));
+                let code = match digit {
+                    0..=3 => 200,
+                    4 => 486,
+                    5 => 503,
+                    6 => 603,
+                    _ => 180,
+                };
+                let mut b = response_to(msg, code, "Random", Some("rv"));
+                if code == 200 {
+                    b.push_header("Contact", "<sip:rv@127.0.0.1>");
+                    let r = b.build();
+                    let _ = ep.send_response(now, *tx, r.clone());
+                    self.resend.push((
+                        *tx,
+                        r,
+                        now + Duration::from_millis(500),
+                        Duration::from_millis(500),
+                    ));
+                } else {
+                    let _ = ep.send_response(now, *tx, b.build());
+                }
+            }
+            Event::Request {
+                tx: Some(tx), msg, ..
+            } => {
+                let _ = ep.send_response(now, *tx, response_to(msg, 200, "OK", Some("rv")).build());
+            }
+            Event::Request { tx: None, msg, .. } if msg.method() == Some(&Method::Ack) => {
+                self.resend.retain(|(tx, ..)| {
+                    ep.request(*tx)
+                        .is_some_and(|r| r.call_id() != msg.call_id())
+                });
+            }
+            Event::Cancelled { invite, .. } => {
+                if let Some(req) = ep.request(*invite).cloned() {
+                    let _ = ep.send_response(
+                        now,
+                        *invite,
+                        response_to(&req, 487, "Terminated", Some("rv")).build(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.resend.iter().map(|r| r.2).min()
+    }
+    fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        self.resend.retain(|(tx, ..)| ep.request(*tx).is_some());
+        for (tx, bytes, at, interval) in &mut self.resend {
+            if *at <= now {
+                let _ = ep.send_response(now, *tx, bytes.clone());
+                *interval = (*interval * 2).min(Duration::from_secs(4));
+                *at = now + *interval;
+            }
+        }
+    }
+}
+
+/// A caller that hangs up answered calls after a random hold and cancels some rings.
+struct RandomCaller {
+    rng: tollswitch_testkit::Rng,
+    byes: Vec<(Instant, Message)>,
+    cancels: Vec<(Instant, tollswitch_sip_core::TxId)>,
+}
+
+impl User for RandomCaller {
+    fn on_event(&mut self, now: Instant, ev: &Event, ep: &mut Endpoint) {
+        if let Event::Response { tx, msg } = ev {
+            match msg.status() {
+                Some(200) if msg.cseq().method == Method::Invite => {
+                    let ack = dialog_request(msg, &Method::Ack, 1, &ep.new_branch());
+                    ep.send_stateless(udp(SWITCH), ack);
+                    if !self.byes.iter().any(|(_, m)| m.call_id() == msg.call_id()) {
+                        let hold = Duration::from_millis(self.rng.below(5_000));
+                        self.byes.push((now + hold, msg.clone()));
+                    }
+                }
+                Some(180) if self.rng.chance(50) => {
+                    let wait = Duration::from_millis(self.rng.below(3_000));
+                    self.cancels.push((now + wait, *tx));
+                }
+                _ => {}
+            }
+        }
+        if let Event::Request {
+            tx: Some(tx), msg, ..
+        } = ev
+        {
+            let _ = ep.send_response(now, *tx, response_to(msg, 200, "OK", None).build());
+        }
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.byes
+            .iter()
+            .map(|b| b.0)
+            .chain(self.cancels.iter().map(|c| c.0))
+            .min()
+    }
+    fn on_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        let (due, rest): (Vec<_>, Vec<_>) = self.byes.drain(..).partition(|(at, _)| *at <= now);
+        self.byes = rest;
+        for (_, ok) in due {
+            if let Ok(bye) = Message::parse(dialog_request(&ok, &Method::Bye, 2, &ep.new_branch()))
+            {
+                let _ = ep.send_request(now, bye, udp(SWITCH));
+            }
+        }
+        let (due, rest): (Vec<_>, Vec<_>) = self.cancels.drain(..).partition(|(at, _)| *at <= now);
+        self.cancels = rest;
+        for (_, tx) in due {
+            let _ = ep.cancel(now, tx);
+        }
+    }
+}
+
+#[test]
+fn counters_return_to_zero_after_thousands_of_calls_with_random_endings() {
+    let limited = PROVISIONING.replace(
+        "sources = [\"127.0.0.1:5061\"]",
+        "sources = [\"127.0.0.1:5061\"]\nline_limit = 400",
+    );
+    let mut s = setup(17, 5, &limited);
+    s.w.set_user(s.v1, Box::new(RandomVendor { resend: Vec::new() }));
+    s.w.set_user(s.v2, Box::new(RandomVendor { resend: Vec::new() }));
+    s.w.set_user(
+        s.uac,
+        Box::new(RandomCaller {
+            rng: tollswitch_testkit::Rng::new(99),
+            byes: Vec::new(),
+            cancels: Vec::new(),
+        }),
+    );
+    let calls = 3000;
+    let mut rng = tollswitch_testkit::Rng::new(7);
+    for i in 0..calls {
+        let callee = format!("44{:06}{}", i, rng.below(10));
+        s.w.with_endpoint(s.uac, |now, ep| {
+            let m = invite(ep, &callee, &format!("rand-{i}"));
+            ep.send_request(now, m, udp(SWITCH)).expect("send INVITE")
+        });
+        s.w.drive(Duration::from_millis(5));
+    }
+    // Let every call end: rings time out after 120 s, holds last at most 5 s.
+    s.w.drive(Duration::from_secs(400));
+    let ended = s.ended.borrow();
+    assert_eq!(
+        ended.len(),
+        calls,
+        "every call reported its end exactly once"
+    );
+    let mut ids: Vec<&str> = ended.iter().map(|e| e.call_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), calls);
+    let engine = s.engine.borrow();
+    assert_eq!(engine.active_calls(), 0);
+    assert!(
+        engine.counters().is_idle(),
+        "every line taken was released exactly once"
+    );
+    // Every kind of ending happened, including refusals at the line limit.
+    let count = |f: &dyn Fn(&CallEnd) -> bool| ended.iter().filter(|e| f(e)).count();
+    let answered = count(&|e| e.connected);
+    let at_limit = count(&|e| e.final_code == 503 && e.tried.is_empty());
+    let cancelled = count(&|e| e.final_code == 487);
+    let failed_over = count(&|e| e.tried.len() > 1);
+    let declined = count(&|e| e.final_code == 603);
+    for (what, n) in [
+        ("answered", answered),
+        ("line limit", at_limit),
+        ("cancelled", cancelled),
+        ("failed over", failed_over),
+        ("declined", declined),
+    ] {
+        assert!(n > 0, "no call ended as {what}");
     }
 }
