@@ -39,11 +39,22 @@ struct Switch {
 
 impl Switch {
     fn start(name: &str, vendor_a: u16, vendor_b: u16) -> Switch {
+        Switch::start_with(name, vendor_a, vendor_b, |p| p)
+    }
+
+    fn start_with(
+        name: &str,
+        vendor_a: u16,
+        vendor_b: u16,
+        edit: impl Fn(String) -> String,
+    ) -> Switch {
         let dir = temp_dir(name);
-        let prov = std::fs::read_to_string(sipp_dir().join("provisioning.toml"))
-            .expect("interop provisioning")
-            .replace("port = 5080", &format!("port = {vendor_a}"))
-            .replace("port = 5082", &format!("port = {vendor_b}"));
+        let prov = edit(
+            std::fs::read_to_string(sipp_dir().join("provisioning.toml"))
+                .expect("interop provisioning"),
+        )
+        .replace("port = 5080", &format!("port = {vendor_a}"))
+        .replace("port = 5082", &format!("port = {vendor_b}"));
         let file = dir.join("provisioning.toml");
         std::fs::write(&file, prov).expect("write provisioning");
         let port = free_port();
@@ -111,6 +122,7 @@ fn scenario(name: &str, file: &str, code: u16) -> PathBuf {
 enum Uas {
     Answer,
     Refuse(u16),
+    File(&'static str),
 }
 
 fn start_uas(name: &str, port: u16, kind: Uas, calls: u32, extra: &[&str]) -> Child {
@@ -118,6 +130,7 @@ fn start_uas(name: &str, port: u16, kind: Uas, calls: u32, extra: &[&str]) -> Ch
     match kind {
         Uas::Answer => cmd.args(["-sn", "uas"]),
         Uas::Refuse(code) => cmd.arg("-sf").arg(scenario(name, "uas_code.xml", code)),
+        Uas::File(file) => cmd.arg("-sf").arg(sipp_dir().join(file)),
     };
     cmd.args([
         "-i",
@@ -133,6 +146,23 @@ fn start_uas(name: &str, port: u16, kind: Uas, calls: u32, extra: &[&str]) -> Ch
     .stderr(Stdio::null())
     .spawn()
     .expect("sipp must be installed (apt-get install sip-tester)")
+}
+
+/// Runs a SIPp UAC scenario file from `interop/sipp/` to completion (bounded).
+fn run_uac_file(switch: SocketAddr, callee: &str, file: &str, args: &[&str]) -> ExitStatus {
+    let port = free_port();
+    let mut child = Command::new("sipp")
+        .arg("-sf")
+        .arg(sipp_dir().join(file))
+        .args(["-s", callee, "-p", &port.to_string(), "-i", "127.0.0.1"])
+        .args(["-nostdin", "-timeout", "30s", "-timeout_error", "-m", "1"])
+        .args(args)
+        .arg(switch.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp must be installed (apt-get install sip-tester)");
+    wait_bounded(&mut child, Duration::from_secs(45))
 }
 
 /// Runs a SIPp UAC to completion (bounded) and returns its exit status.
@@ -345,4 +375,116 @@ fn calls_complete_with_10_percent_packet_loss() {
     );
     let _ = stop(uas);
     assert!(switch.wait_for("ended 200 connected=true", 10));
+}
+
+#[test]
+fn early_media_183_with_sdp_is_relayed() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("early", a, b);
+    let uas = start_uas("early", a, Uas::File("uas_early_media.xml"), 1, &[]);
+    let status = run_uac(
+        "early",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "call with early media completes: {status}"
+    );
+    assert!(
+        stop(uas).success(),
+        "the vendor saw its 183 and 200 through"
+    );
+}
+
+#[test]
+fn reinvite_mid_call_is_relayed() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("reinvite", a, b);
+    let uas = start_uas("reinvite", a, Uas::File("uas_reinvite.xml"), 1, &[]);
+    let status = run_uac_file(switch.addr, "44123", "uac_reinvite.xml", &[]);
+    assert!(status.success(), "re-INVITE answered end to end: {status}");
+    assert!(
+        stop(uas).success(),
+        "the vendor got the re-INVITE and the BYE"
+    );
+    assert!(switch.wait_for("ended 200 connected=true by=Caller", 1));
+}
+
+#[test]
+fn callee_bye_is_relayed_to_the_caller() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("calleebye", a, b);
+    let uas = start_uas("calleebye", a, Uas::File("uas_bye.xml"), 1, &[]);
+    let status = run_uac_file(switch.addr, "44123", "uac_wait_bye.xml", &[]);
+    assert!(
+        status.success(),
+        "the caller got the callee's BYE: {status}"
+    );
+    assert!(stop(uas).success());
+    assert!(switch.wait_for("by=Callee", 1));
+}
+
+#[test]
+fn cancel_during_ringing_gets_487() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("cancel", a, b);
+    let uas = start_uas("cancel", a, Uas::File("uas_ring.xml"), 1, &[]);
+    let status = run_uac_file(switch.addr, "44123", "uac_cancel.xml", &[]);
+    assert!(
+        status.success(),
+        "CANCEL answered 200 and the INVITE 487: {status}"
+    );
+    assert!(stop(uas).success(), "the vendor's INVITE was cancelled");
+    assert!(switch.wait_for("ended 487", 1));
+}
+
+#[test]
+fn line_limit_reached_gets_503() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start_with("linelimit", a, b, |p| {
+        p.replace(
+            "sources = [\"127.0.0.1\"]",
+            "sources = [\"127.0.0.1\"]\nline_limit = 1",
+        )
+    });
+    let uas = start_uas("linelimit", a, Uas::Answer, 1, &[]);
+    // The first call holds the only line for 3 s.
+    let port = free_port();
+    let mut first = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            "-s",
+            "44123",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-m", "1", "-d", "3000", "-nostdin", "-timeout", "30s"])
+        .arg(switch.addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp");
+    std::thread::sleep(Duration::from_millis(800));
+    let status = run_uac(
+        "linelimit",
+        switch.addr,
+        "44123",
+        Some(503),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "the second concurrent call gets 503: {status}"
+    );
+    assert!(
+        wait_bounded(&mut first, Duration::from_secs(20)).success(),
+        "the first call completes"
+    );
+    let _ = stop(uas);
 }
