@@ -83,6 +83,7 @@ pub async fn start(provisioning: &Provisioning, sip: SocketAddr) -> anyhow::Resu
         max_call_duration: params
             .max_call_duration_secs()
             .map(|s| Duration::from_secs(u64::from(s))),
+        realm: params.authentication_realm().to_owned(),
     };
     let user = CallEngine {
         b2bua: B2bua::new(engine, Arc::new(snapshot)),

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollswitch_model::SipCode;
 use tollswitch_model::provisioning::Transport as GwTransport;
-use tollswitch_routing::{CallRequest, Next, RoutingSnapshot, next_after, route};
+use tollswitch_routing::{CallRequest, Next, RejectReason, RoutingSnapshot, next_after, route};
 use tollswitch_sip_core::{Endpoint, Event, Peer, Transport, TxId};
-use tollswitch_sip_msg::{Message, Method, response_to};
+use tollswitch_sip_msg::{
+    Algorithm, Challenge, Credentials, Message, Method, response_to, verify_digest,
+};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -28,7 +30,12 @@ pub struct Config {
     pub ringing_timeout: Duration,
     /// `SS_MAX_CALL_DURATION` (`None` = unlimited).
     pub max_call_duration: Option<Duration>,
+    /// `SS_SIP_AUTHENTICATION_REALM`: the realm of the 407 challenges.
+    pub realm: String,
 }
+
+/// How long a nonce we issued stays valid.
+const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Who ended a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +92,8 @@ pub struct B2bua {
     /// In-dialog requests forwarded to the other leg, by the forwarded client transaction.
     relays: HashMap<TxId, Relay>,
     counters: Counters,
+    /// Nonces issued in 407 challenges and when.
+    nonces: HashMap<String, Instant>,
 }
 
 /// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
@@ -112,6 +121,7 @@ impl B2bua {
             next_id: 1,
             relays: HashMap::new(),
             counters: Counters::default(),
+            nonces: HashMap::new(),
         }
     }
 
@@ -286,9 +296,26 @@ impl B2bua {
             .and_then(|f| f.uri().user())
             .unwrap_or_default()
             .to_owned();
+        // Digest authentication (RFC 3261 §22.3): verify credentials when present.
+        let mut digest_user = None;
+        if let Some(creds) = msg.proxy_authorization() {
+            match creds {
+                Ok(c) => match self.check_credentials(now, &c) {
+                    Ok(()) => digest_user = Some(c.username.clone()),
+                    Err(stale) => {
+                        self.challenge(now, tx, &msg, stale, ep);
+                        return;
+                    }
+                },
+                Err(_) => {
+                    answer(now, ep, tx, &msg, 400, "Bad Proxy-Authorization", None);
+                    return;
+                }
+            }
+        }
         let request = CallRequest {
             source: source.addr,
-            digest_user: None,
+            digest_user: digest_user.as_deref(),
             caller: &caller,
             callee: &callee,
         };
@@ -300,6 +327,14 @@ impl B2bua {
             unix,
         );
         if let Some(reject) = &decision.reject {
+            let wants_digest = matches!(reject.reason, RejectReason::DigestRequired)
+                || (digest_user.is_none()
+                    && matches!(reject.reason, RejectReason::UnknownSource)
+                    && self.snapshot.has_digest_gateways());
+            if wants_digest {
+                self.challenge(now, tx, &msg, false, ep);
+                return;
+            }
             let code = reject.code.as_u16();
             let reason_text = reject.reason.to_string();
             let reason = format!(
@@ -363,6 +398,45 @@ impl B2bua {
         self.by_a_tx.insert(tx, id);
         self.by_call_id.insert(call_id, id);
         self.try_candidate(now, id, 0, ep);
+    }
+
+    /// `Ok` when the credentials answer a fresh nonce of ours for a known user with the right
+    /// password; `Err(stale)` otherwise (`stale` when only the nonce has expired).
+    fn check_credentials(&mut self, now: Instant, c: &Credentials) -> Result<(), bool> {
+        let issued = self.nonces.get(&c.nonce).copied();
+        let Some(issued) = issued else {
+            return Err(false);
+        };
+        if now.saturating_duration_since(issued) > NONCE_LIFETIME {
+            self.nonces.remove(&c.nonce);
+            return Err(true);
+        }
+        if c.realm != self.config.realm {
+            return Err(false);
+        }
+        let Some((_, password)) = self.snapshot.digest_credentials(&c.username) else {
+            return Err(false);
+        };
+        if verify_digest(c, "INVITE", password) {
+            Ok(())
+        } else {
+            Err(false)
+        }
+    }
+
+    /// Answers 407 with a fresh nonce (RFC 3261 §22.3, RFC 7616 qop=auth).
+    fn challenge(&mut self, now: Instant, tx: TxId, msg: &Message, stale: bool, ep: &mut Endpoint) {
+        self.nonces
+            .retain(|_, at| now.saturating_duration_since(*at) <= NONCE_LIFETIME);
+        let nonce = format!("{}{}", ep.new_tag(), ep.new_tag());
+        self.nonces.insert(nonce.clone(), now);
+        let mut ch = Challenge::new(&self.config.realm, &nonce, Algorithm::Md5);
+        ch.stale = stale;
+        let tag = ep.new_tag();
+        let resp = response_to(msg, 407, "Proxy Authentication Required", Some(&tag))
+            .header("Proxy-Authenticate", ch.to_header_value())
+            .build();
+        let _ = ep.send_response(now, tx, resp);
     }
 
     /// Sends leg B to candidate `idx`; a candidate that cannot be reached is failed over at once.

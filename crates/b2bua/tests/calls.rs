@@ -240,6 +240,7 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
         invite_timeout: Duration::from_secs(10),
         ringing_timeout: Duration::from_secs(120),
         max_call_duration: None,
+        realm: "tollswitch".to_owned(),
     };
     let ended = Rc::new(RefCell::new(Vec::new()));
     let engine = Rc::new(RefCell::new(B2bua::new(config, snapshot)));
@@ -989,4 +990,74 @@ fn counters_return_to_zero_after_thousands_of_calls_with_random_endings() {
     ] {
         assert!(n > 0, "no call ended as {what}");
     }
+}
+
+#[test]
+fn digest_authenticated_customer_is_challenged_407_then_routed() {
+    let digest = PROVISIONING.replace(
+        "sources = [\"127.0.0.1:5061\"]",
+        "digest = { username = \"alice\", password = \"s3cret\" }",
+    );
+    let mut s = setup(18, 0, &digest);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "auth");
+    s.w.drive(Duration::from_secs(1));
+    let challenge = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.status() == Some(407))
+        .and_then(|m| m.proxy_authenticate())
+        .expect("407 with a challenge")
+        .expect("digest challenge");
+    assert_eq!(challenge.realm, "tollswitch");
+    let answer_with = |password: &str, call_id: &str, s: &mut Setup| {
+        let creds = challenge.answer(
+            "alice",
+            password,
+            "INVITE",
+            &format!("sip:441234@{SWITCH}"),
+            "c0ffee",
+            1,
+        );
+        s.w.with_endpoint(s.uac, |now, ep| {
+            let m = invite(ep, "441234", call_id);
+            let raw = String::from_utf8_lossy(m.as_bytes()).replacen(
+                "CSeq: 1 INVITE",
+                &format!(
+                    "CSeq: 2 INVITE\r\nProxy-Authorization: {}",
+                    creds.to_header_value()
+                ),
+                1,
+            );
+            ep.send_request(
+                now,
+                Message::parse(Bytes::from(raw)).expect("invite"),
+                udp(SWITCH),
+            )
+            .expect("send")
+        });
+    };
+    answer_with("wrong", "auth-bad", &mut s);
+    s.w.drive(Duration::from_secs(1));
+    let bad: Vec<u16> = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.call_id() == "auth-bad")
+        .filter_map(|m| m.status().filter(|c| *c >= 200))
+        .collect();
+    assert_eq!(
+        bad.first(),
+        Some(&407),
+        "a wrong password is challenged again"
+    );
+    answer_with("s3cret", "auth-good", &mut s);
+    s.w.drive(Duration::from_secs(1));
+    let good = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .any(|m| m.call_id() == "auth-good" && m.status() == Some(200));
+    assert!(good, "the right password is routed and answered");
 }
