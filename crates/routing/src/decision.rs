@@ -34,6 +34,33 @@ impl Prefix {
         }
     }
 
+    /// The first `len` digits of this prefix, without copying byte by byte: two 16-byte
+    /// words masked in registers (a byte-wise copy followed by wide reads of the result stalls
+    /// store forwarding, and a decision builds two prefixes per candidate).
+    #[inline]
+    pub(crate) fn truncated(&self, len: u8) -> Prefix {
+        let n = u32::from(len.min(self.len));
+        let word = |half: &[u8]| {
+            let mut w = [0u8; 16];
+            w.copy_from_slice(half);
+            u128::from_le_bytes(w)
+        };
+        let mask = |bytes: u32| match bytes {
+            0 => 0,
+            16.. => u128::MAX,
+            b => (1u128 << (8 * b)) - 1,
+        };
+        let lo = word(&self.digits[..16]) & mask(n);
+        let hi = word(&self.digits[16..]) & mask(n.saturating_sub(16));
+        let mut digits = [0u8; MAX_PREFIX_LEN];
+        digits[..16].copy_from_slice(&lo.to_le_bytes());
+        digits[16..].copy_from_slice(&hi.to_le_bytes());
+        Prefix {
+            len: n as u8,
+            digits,
+        }
+    }
+
     /// The digits.
     pub fn as_str(&self) -> &str {
         // Built from ASCII digits by the trie walk; fall back to empty on anything else.
@@ -69,11 +96,183 @@ impl Serialize for Prefix {
     }
 }
 
+/// Longest text a [`SmallStr`] holds inline: `MAX_NUMBER_DIGITS`, so every [`Number`] fits.
+const SMALL_STR_INLINE: usize = 32;
+
+/// An immutable string whose clones never allocate: up to 32 bytes (every number, most names)
+/// are held inline and copied, longer text is shared by reference count. Used for the numbers
+/// each candidate sends and for rate table names, so a decision with many candidates copies a
+/// few bytes per candidate instead of allocating or touching a shared counter. Derefs to `str`,
+/// compares with `&str` and `String`, prints and serializes as the plain string.
+#[derive(Clone)]
+pub struct SmallStr {
+    /// The text when it fits (`shared` is `None`), zero-padded.
+    inline: [u8; SMALL_STR_INLINE],
+    /// The text when it does not fit.
+    shared: Option<Arc<str>>,
+    /// Length of the inline text.
+    len: u8,
+}
+
+impl SmallStr {
+    /// Holds `s` (inline when it fits).
+    pub fn new(s: &str) -> SmallStr {
+        let bytes = s.as_bytes();
+        let mut inline = [0u8; SMALL_STR_INLINE];
+        if let Some(dst) = inline.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            SmallStr {
+                inline,
+                shared: None,
+                len: bytes.len() as u8,
+            }
+        } else {
+            SmallStr {
+                inline,
+                shared: Some(Arc::from(s)),
+                len: 0,
+            }
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.shared {
+            Some(s) => s,
+            // Always a whole `&str` copied in `new`, so always UTF-8.
+            None => std::str::from_utf8(&self.inline[..usize::from(self.len)]).unwrap_or(""),
+        }
+    }
+}
+
+impl Default for SmallStr {
+    fn default() -> SmallStr {
+        SmallStr::new("")
+    }
+}
+
+impl std::ops::Deref for SmallStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SmallStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for SmallStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for SmallStr {
+    fn from(s: &str) -> SmallStr {
+        SmallStr::new(s)
+    }
+}
+
+impl From<String> for SmallStr {
+    fn from(s: String) -> SmallStr {
+        SmallStr::new(&s)
+    }
+}
+
+impl From<&Number> for SmallStr {
+    fn from(n: &Number) -> SmallStr {
+        SmallStr::new(n.as_str())
+    }
+}
+
+impl From<SmallStr> for String {
+    fn from(s: SmallStr) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+impl PartialEq for SmallStr {
+    fn eq(&self, other: &SmallStr) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SmallStr {}
+
+impl PartialOrd for SmallStr {
+    fn partial_cmp(&self, other: &SmallStr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SmallStr {
+    fn cmp(&self, other: &SmallStr) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for SmallStr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
+impl PartialEq<str> for SmallStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SmallStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SmallStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<SmallStr> for &str {
+    fn eq(&self, other: &SmallStr) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<SmallStr> for String {
+    fn eq(&self, other: &SmallStr) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for SmallStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SmallStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SmallStr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A rate found by longest-prefix match (customer price or vendor cost).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RateMatch {
     /// The rate table.
-    pub rate_table: Arc<str>,
+    pub rate_table: SmallStr,
     /// Its currency.
     pub currency: Currency,
     /// The matched prefix.
@@ -439,9 +638,9 @@ pub struct Candidate {
     /// ASR per mille at decision time.
     pub asr_permille: Option<u16>,
     /// Caller as sent to this gateway.
-    pub caller: String,
-    /// Callee as sent to this gateway.
-    pub callee: Number,
+    pub caller: SmallStr,
+    /// Callee as sent to this gateway: a valid [`Number`] (digits only).
+    pub callee: SmallStr,
     /// The gateway's caller rules, step by step.
     pub caller_steps: Vec<TransformStep>,
     /// The gateway's callee rules, step by step.
@@ -734,5 +933,30 @@ impl fmt::Display for RouteDecision {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod small_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn truncated_equals_of(digits in "[0-9]{0,32}", len in 0u8..40) {
+            let full = Prefix::of(digits.as_bytes(), u8::MAX);
+            prop_assert_eq!(full.truncated(len), Prefix::of(digits.as_bytes(), len));
+        }
+
+        #[test]
+        fn small_str_round_trips(text in ".{0,40}") {
+            let s = SmallStr::new(&text);
+            prop_assert_eq!(s.as_str(), text.as_str());
+            prop_assert_eq!(s.clone(), SmallStr::from(text.clone()));
+            prop_assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
+        }
     }
 }

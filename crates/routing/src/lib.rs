@@ -43,7 +43,7 @@ pub use counters::{IdleCounters, LiveCounters, MemoryCounters};
 pub use decision::{
     ADDRESS_INCOMPLETE, Candidate, Explain, ExplainCandidate, ExplainRate, ExplainReject,
     GatewayProfile, MAX_PREFIX_LEN, Named, PAYMENT_REQUIRED, Prefix, RateMatch, Reject,
-    RejectReason, RouteDecision, SkipReason, Skipped,
+    RejectReason, RouteDecision, SkipReason, Skipped, SmallStr,
 };
 pub use route::{CallRequest, Next, next_after, route};
 pub use snapshot::{RoutingSnapshot, SnapshotStats};

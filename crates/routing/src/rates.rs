@@ -9,8 +9,9 @@
 //! names are shared.
 
 use crate::CompileError;
-use crate::decision::{Prefix, RateMatch};
+use crate::decision::{Prefix, RateMatch, SmallStr};
 use crate::trie::{DigitTrie, Match, NO_MATCHES, Slot};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tollswitch_model::provisioning::{MAX_PREFIX_DIGITS, RateTable};
@@ -33,6 +34,108 @@ pub(crate) fn prefix_key(p: &[u8]) -> Option<u128> {
     Some(key)
 }
 
+/// A rate found for one table, before it is turned into a [`RateMatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateHit {
+    /// Index into the entries.
+    entry: u32,
+    /// Length of the matched prefix.
+    len: u8,
+    /// The price (what candidate ordering needs).
+    pub(crate) price: Money,
+}
+
+/// `len` copies of `value`: filled as one array while they fit inline (`smallvec!` pushes them
+/// one by one).
+#[inline]
+pub(crate) fn filled<T: Copy, const N: usize>(value: T, len: usize) -> SmallVec<[T; N]>
+where
+    [T; N]: smallvec::Array<Item = T>,
+{
+    if len <= N {
+        let mut v = SmallVec::from_buf([value; N]);
+        v.truncate(len);
+        v
+    } else {
+        SmallVec::from_vec(vec![value; len])
+    }
+}
+
+/// One rate while the index is built.
+struct Row {
+    key: u128,
+    table: u32,
+    from: i64,
+    ri: u32,
+    entry: RateEntry,
+}
+
+/// The digits behind a [`prefix_key`].
+pub(crate) fn key_digits(key: u128) -> String {
+    (0..MAX_PREFIX_DIGITS)
+        .map(|i| ((key >> (124 - 4 * i)) & 0xF) as u8)
+        .take_while(|&n| n != 0)
+        .map(|n| char::from(b'0' + n - 1))
+        .collect()
+}
+
+/// FxHash (rustc's hasher): the build hashes a million short area names and a few terms;
+/// SipHash's flooding protection buys nothing for operator-provisioned data.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// One price of one table for one prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RateEntry {
@@ -54,7 +157,7 @@ struct RateTerms {
 
 #[derive(Debug, Clone)]
 struct TableMeta {
-    name: Arc<str>,
+    name: SmallStr,
     currency: Currency,
 }
 
@@ -77,11 +180,18 @@ fn too_large(what: &str) -> CompileError {
 
 impl RateIndex {
     /// Indexes `tables`; table `i` of the slice is table id `i`.
+    ///
+    /// One sequential pass reads every rate once and keeps what the index needs in a small
+    /// row (terms and area names deduplicated on the way); the rows are then sorted and the
+    /// trie is built from the packed keys, so nothing after the first pass goes back to the
+    /// provisioning's strings (random reads over hundreds of megabytes on a big deck).
     pub(crate) fn build(tables: &[RateTable]) -> Result<RateIndex, CompileError> {
         let total: usize = tables.iter().map(|t| t.rates.len()).sum();
-        // (prefix key, table, effective_from, rate index): sorting plain integers is several
-        // times faster than sorting strings.
-        let mut rows: Vec<(u128, u32, i64, u32)> = Vec::with_capacity(total);
+        let mut rows: Vec<Row> = Vec::with_capacity(total);
+        let mut terms: Vec<RateTerms> = Vec::new();
+        let mut term_ids: HashMap<RateTerms, u32, FxBuild> = HashMap::default();
+        let mut areas: Vec<Arc<str>> = vec![Arc::from("")];
+        let mut area_ids: HashMap<&str, u32, FxBuild> = HashMap::default();
         for (ti, t) in tables.iter().enumerate() {
             let table = u32::try_from(ti).map_err(|_| too_large("rate tables"))?;
             for (ri, r) in t.rates.iter().enumerate() {
@@ -91,90 +201,89 @@ impl RateIndex {
                         prefix: r.prefix.clone(),
                     })?;
                 let ri = u32::try_from(ri).map_err(|_| too_large(&t.name))?;
-                rows.push((key, table, r.effective_from.unwrap_or(i64::MIN), ri));
+                let term = RateTerms {
+                    connect_fee: r.connect_fee,
+                    from: r.effective_from.unwrap_or(i64::MIN),
+                    until: r.effective_until.unwrap_or(i64::MAX),
+                    first: r.first_increment_secs,
+                    next: r.next_increment_secs,
+                };
+                let term_id = match terms.last() {
+                    // Neighbouring rates usually share terms: skip the hash.
+                    Some(last) if *last == term => (terms.len() - 1) as u32,
+                    _ => match term_ids.get(&term) {
+                        Some(&id) => id,
+                        None => {
+                            let id =
+                                u32::try_from(terms.len()).map_err(|_| too_large("rate terms"))?;
+                            terms.push(term);
+                            term_ids.insert(term, id);
+                            id
+                        }
+                    },
+                };
+                // Vendor decks rarely name areas: the empty name is area 0, without hashing.
+                let area = if r.area.is_empty() {
+                    0
+                } else if let Some(&id) = area_ids.get(r.area.as_str()) {
+                    id
+                } else {
+                    let id = u32::try_from(areas.len()).map_err(|_| too_large("area names"))?;
+                    areas.push(Arc::from(r.area.as_str()));
+                    area_ids.insert(r.area.as_str(), id);
+                    id
+                };
+                rows.push(Row {
+                    key,
+                    table,
+                    from: term.from,
+                    ri,
+                    entry: RateEntry {
+                        price: r.price,
+                        table,
+                        area,
+                        terms: term_id,
+                    },
+                });
             }
         }
-        rows.sort_unstable();
+        drop(term_ids);
+        drop(area_ids);
+        // (prefix key, table, effective_from, position in the table): plain integers sort
+        // several times faster than strings.
+        rows.sort_unstable_by(|a, b| {
+            (a.key, a.table, a.from, a.ri).cmp(&(b.key, b.table, b.from, b.ri))
+        });
 
         let mut entries = Vec::with_capacity(rows.len());
-        let mut terms: Vec<RateTerms> = Vec::new();
-        let mut term_ids: HashMap<RateTerms, u32> = HashMap::new();
-        let mut areas: Vec<Arc<str>> = vec![Arc::from("")];
-        let mut area_ids: HashMap<&str, u32> = HashMap::new();
-        let mut slots: Vec<(&[u8], Slot)> = Vec::new();
-        let mut last_key = None;
+        let mut slots: Vec<(u128, Slot)> = Vec::new();
         let mut last_pair = None;
         let mut table_prefixes = 0;
-        for &(key, table, _, ri) in &rows {
-            let Some(t) = tables.get(table as usize) else {
-                continue;
-            };
-            let Some(r) = t.rates.get(ri as usize) else {
-                continue;
-            };
-            let term = RateTerms {
-                connect_fee: r.connect_fee,
-                from: r.effective_from.unwrap_or(i64::MIN),
-                until: r.effective_until.unwrap_or(i64::MAX),
-                first: r.first_increment_secs,
-                next: r.next_increment_secs,
-            };
-            let term_id = match terms.last() {
-                // Neighbouring rows usually share terms: skip the hash.
-                Some(last) if *last == term => (terms.len() - 1) as u32,
-                _ => match term_ids.get(&term) {
-                    Some(&id) => id,
-                    None => {
-                        let id = u32::try_from(terms.len()).map_err(|_| too_large("rate terms"))?;
-                        terms.push(term);
-                        term_ids.insert(term, id);
-                        id
-                    }
-                },
-            };
-            // Vendor decks rarely name areas: the empty name is area 0, without hashing.
-            let area = if r.area.is_empty() {
-                0
-            } else if let Some(&id) = area_ids.get(r.area.as_str()) {
-                id
-            } else {
-                let id = u32::try_from(areas.len()).map_err(|_| too_large("area names"))?;
-                areas.push(Arc::from(r.area.as_str()));
-                area_ids.insert(r.area.as_str(), id);
-                id
-            };
+        for row in &rows {
             let at = u32::try_from(entries.len()).map_err(|_| too_large("rates"))?;
-            entries.push(RateEntry {
-                price: r.price,
-                table,
-                area,
-                terms: term_id,
-            });
-            if last_pair != Some((key, table)) {
+            entries.push(row.entry);
+            if last_pair != Some((row.key, row.table)) {
                 table_prefixes += 1;
-                last_pair = Some((key, table));
+                last_pair = Some((row.key, row.table));
             }
-            if last_key == Some(key) {
-                if let Some((_, slot)) = slots.last_mut() {
-                    slot.count = slot
-                        .count
-                        .checked_add(1)
-                        .ok_or_else(|| too_large(&format!("rates for prefix {:?}", r.prefix)))?;
+            match slots.last_mut() {
+                Some((key, slot)) if *key == row.key => {
+                    slot.count = slot.count.checked_add(1).ok_or_else(|| {
+                        too_large(&format!("rates for prefix {:?}", key_digits(row.key)))
+                    })?;
                 }
-            } else {
-                slots.push((
-                    r.prefix.as_bytes(),
+                _ => slots.push((
+                    row.key,
                     Slot {
                         value: at,
                         count: 1,
                     },
-                ));
-                last_key = Some(key);
+                )),
             }
         }
-        let trie = DigitTrie::build(&slots, "rate tables")?;
-        drop(slots);
         drop(rows);
+        let trie = DigitTrie::build_keyed(&slots, "rate tables")?;
+        drop(slots);
         entries.shrink_to_fit();
         Ok(RateIndex {
             trie,
@@ -184,7 +293,7 @@ impl RateIndex {
             tables: tables
                 .iter()
                 .map(|t| TableMeta {
-                    name: Arc::from(t.name.as_str()),
+                    name: SmallStr::new(&t.name),
                     currency: t.currency,
                 })
                 .collect(),
@@ -194,8 +303,25 @@ impl RateIndex {
 
     /// Every rate prefix of `digits`, longest first; pass the result to [`RateIndex::resolve`]
     /// for as many tables as needed.
+    ///
+    /// The trie walk is a chain of dependent loads; the first entry of each prefix's run is
+    /// read as soon as the prefix is found, so those (independent) cache misses overlap the
+    /// rest of the walk instead of adding up one by one in the resolves that follow.
     pub(crate) fn path(&self, digits: &[u8], out: &mut [Match; crate::trie::MAX_MATCHES]) -> usize {
-        self.trie.matches_longest_first(digits, out)
+        let mut n = 0;
+        let mut touched = 0u32;
+        self.trie.for_each_match(digits, |m| {
+            if let Some(e) = self.entries.get(m.slot.value as usize) {
+                touched ^= e.table;
+            }
+            if let Some(slot) = out.get_mut(n) {
+                *slot = m;
+                n += 1;
+            }
+        });
+        std::hint::black_box(touched);
+        out[..n].reverse();
+        n
     }
 
     /// The rate of `table` for `digits` at `now`: the longest prefix on `path` (from
@@ -222,7 +348,7 @@ impl RateIndex {
                     continue;
                 };
                 if terms.from <= now && now < terms.until {
-                    return self.rate_match(e, m.len, digits);
+                    return self.rate_match(e, Prefix::of(digits, m.len));
                 }
             }
         }
@@ -242,6 +368,7 @@ impl RateIndex {
     /// **sorted by table**; `found(index, rate)` is called at most once per index, with the
     /// longest prefix of that table in force. Each node's entries are sorted by table too, so
     /// every node costs one merge of two short sorted lists.
+    #[cfg(test)]
     pub(crate) fn resolve_each(
         &self,
         wanted: &[(u32, usize)],
@@ -250,7 +377,38 @@ impl RateIndex {
         now: i64,
         mut found: impl FnMut(usize, RateMatch),
     ) {
-        let mut done = vec![false; wanted.len()];
+        self.resolve_each_hit(wanted, path, now, |i, hit| {
+            if let Some(rate) = self.rate_match_hit(hit, &Prefix::of(digits, u8::MAX)) {
+                found(i, rate);
+            }
+        });
+    }
+
+    /// [`RateIndex::resolve_each`] without building the [`RateMatch`]es, and with `wanted` in
+    /// any order: `found(index, hit)`
+    /// gets a small handle (entry, prefix length, price) that
+    /// [`RateIndex::rate_match_hit`] turns into the full match when it is needed. Every hit
+    /// handed out resolves.
+    pub(crate) fn resolve_each_hit(
+        &self,
+        wanted: &[(u32, usize)],
+        path: &[Match],
+        now: i64,
+        mut found: impl FnMut(usize, RateHit),
+    ) {
+        const NONE: u32 = u32::MAX;
+        // Table → first position in `wanted`, and position → next position with the same
+        // table (a list per table), so each entry on the path costs one lookup instead of a
+        // merge, and `wanted` need not be sorted.
+        let mut first: SmallVec<[u32; 256]> = filled(NONE, self.tables.len());
+        let mut next: SmallVec<[u32; 64]> = filled(NONE, wanted.len());
+        for (k, &(table, _)) in wanted.iter().enumerate().rev() {
+            if let (Some(f), Some(n)) = (first.get_mut(table as usize), next.get_mut(k)) {
+                *n = *f;
+                *f = k as u32;
+            }
+        }
+        let mut done: SmallVec<[bool; 64]> = filled(false, wanted.len());
         let mut open = wanted.len();
         for m in path {
             if open == 0 {
@@ -261,45 +419,58 @@ impl RateIndex {
             let Some(run) = self.entries.get(start..end) else {
                 continue;
             };
-            let (mut a, mut b) = (0, 0);
-            while let (Some(e), Some(&(table, _))) = (run.get(a), wanted.get(b)) {
-                match e.table.cmp(&table) {
-                    std::cmp::Ordering::Less => a += 1,
-                    std::cmp::Ordering::Greater => b += 1,
-                    std::cmp::Ordering::Equal => {
-                        let same = run[a..].iter().take_while(|x| x.table == table).count();
-                        let in_force = run[a..a + same].iter().find(|x| {
-                            self.terms
-                                .get(x.terms as usize)
-                                .is_some_and(|t| t.from <= now && now < t.until)
-                        });
-                        while let Some(&(t, index)) = wanted.get(b)
-                            && t == table
-                        {
-                            if let (Some(e), Some(d)) = (in_force, done.get_mut(b))
-                                && !*d
-                                && let Some(rate) = self.rate_match(e, m.len, digits)
-                            {
-                                *d = true;
-                                open -= 1;
-                                found(index, rate);
-                            }
-                            b += 1;
-                        }
-                        a += same;
+            // Entries of one table are sorted by `effective_from`: the first in force wins,
+            // and the tables it serves are done for every shorter prefix.
+            for (k, e) in run.iter().enumerate() {
+                let Some(&f) = first.get(e.table as usize) else {
+                    continue;
+                };
+                if f == NONE || done.get(f as usize).is_none_or(|d| *d) {
+                    continue;
+                }
+                if !self
+                    .terms
+                    .get(e.terms as usize)
+                    .is_some_and(|t| t.from <= now && now < t.until)
+                {
+                    continue;
+                }
+                let mut b = f;
+                while let Some(&(_, index)) = wanted.get(b as usize) {
+                    if let Some(d) = done.get_mut(b as usize) {
+                        *d = true;
                     }
+                    open -= 1;
+                    found(
+                        index,
+                        RateHit {
+                            entry: (start + k) as u32,
+                            len: m.len,
+                            price: e.price,
+                        },
+                    );
+                    b = next.get(b as usize).copied().unwrap_or(NONE);
                 }
             }
         }
     }
 
-    fn rate_match(&self, e: &RateEntry, len: u8, digits: &[u8]) -> Option<RateMatch> {
+    /// The full match behind a hit from [`RateIndex::resolve_each_hit`]; `number` holds the
+    /// digits looked up (as a [`Prefix`] of all of them).
+    #[inline]
+    pub(crate) fn rate_match_hit(&self, hit: RateHit, number: &Prefix) -> Option<RateMatch> {
+        let e = self.entries.get(hit.entry as usize)?;
+        self.rate_match(e, number.truncated(hit.len))
+    }
+
+    #[inline]
+    fn rate_match(&self, e: &RateEntry, prefix: Prefix) -> Option<RateMatch> {
         let terms = self.terms.get(e.terms as usize)?;
         let meta = self.tables.get(e.table as usize)?;
         Some(RateMatch {
             rate_table: meta.name.clone(),
             currency: meta.currency,
-            prefix: Prefix::of(digits, len),
+            prefix,
             area: self.area(e.area),
             price: e.price,
             first_increment_secs: terms.first,
@@ -341,7 +512,17 @@ impl RateIndex {
             + self.areas.capacity() * std::mem::size_of::<Arc<str>>()
             + self.areas.iter().map(arc_str).sum::<usize>()
             + self.tables.capacity() * std::mem::size_of::<TableMeta>()
-            + self.tables.iter().map(|t| arc_str(&t.name)).sum::<usize>()
+            + self
+                .tables
+                .iter()
+                .map(|t| {
+                    if t.name.len() > 32 {
+                        t.name.len() + 16
+                    } else {
+                        0
+                    }
+                })
+                .sum::<usize>()
     }
 }
 

@@ -2,14 +2,16 @@
 
 use crate::counters::LiveCounters;
 use crate::decision::{
-    Candidate, MAX_PREFIX_LEN, Named, Prefix, RateMatch, RejectReason, RouteDecision, SkipReason,
-    Skipped,
+    Candidate, MAX_PREFIX_LEN, Named, Prefix, RejectReason, RouteDecision, SkipReason, Skipped,
+    SmallStr,
 };
+use crate::rates::RateHit;
 use crate::snapshot::{AccountEntry, RoutingEntry, RoutingSnapshot};
 use crate::time;
 use crate::transform::apply;
 use crate::trie::{Match, NO_MATCHES};
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::net::SocketAddr;
 use tollswitch_model::provisioning::{AccountStatus, RoutePolicy};
 use tollswitch_model::{
@@ -61,8 +63,10 @@ fn inactive(a: &AccountEntry, now: i64) -> Option<RejectReason> {
 /// A matching gateway under evaluation.
 struct Eval {
     gw: u32,
-    prefix: Prefix,
-    vendor_rate: Option<RateMatch>,
+    /// Length of the matched routing prefix.
+    prefix_len: u8,
+    /// The vendor rate, as a handle; the full match is built only for the decision.
+    vendor_rate: Option<RateHit>,
     asr: Option<u16>,
     load_permille: u32,
     skip: Option<SkipReason>,
@@ -77,7 +81,6 @@ fn sort_key(policy: RoutePolicy, priority: u32, e: &Eval) -> [u64; 6] {
     // Prices are validated non-negative; a negative one would sort as unknown.
     let price = e
         .vendor_rate
-        .as_ref()
         .and_then(|r| u64::try_from(r.price.micros()).ok())
         .unwrap_or(u64::MAX);
     let asr = e
@@ -88,7 +91,7 @@ fn sort_key(policy: RoutePolicy, priority: u32, e: &Eval) -> [u64; 6] {
         RoutePolicy::LcrThenPriority => (price, prio, asr),
         RoutePolicy::Quality => (asr, prio, price),
     };
-    let longest_first = (MAX_PREFIX_LEN - e.prefix.len()) as u64;
+    let longest_first = MAX_PREFIX_LEN.saturating_sub(usize::from(e.prefix_len)) as u64;
     [
         longest_first,
         a,
@@ -97,6 +100,44 @@ fn sort_key(policy: RoutePolicy, priority: u32, e: &Eval) -> [u64; 6] {
         u64::from(e.load_permille),
         u64::from(e.gw),
     ]
+}
+
+/// Packs a [`sort_key`] into one `u128` with the same order, when every field fits its bit
+/// width (always, short of a vendor price above a million per minute, a gateway at 65 times
+/// its line limit or 16 million gateways); `None` otherwise.
+fn pack_key(key: &[u64; 6], policy: RoutePolicy) -> Option<u128> {
+    // Unknown price / ASR are u64::MAX in the key: map them to the top of their field.
+    let price = |v: u64| match v {
+        u64::MAX => Some((1 << 40) - 1),
+        v if v < (1 << 40) - 1 => Some(v),
+        _ => None,
+    };
+    let asr = |v: u64| match v {
+        u64::MAX => Some(1023),
+        v if v <= 1000 => Some(v),
+        _ => None,
+    };
+    let prio = |v: u64| (v <= u64::from(u32::MAX)).then_some(v);
+    type Field = fn(u64) -> Option<u64>;
+    let (fa, fb, fc): ((Field, u32), (Field, u32), (Field, u32)) = match policy {
+        RoutePolicy::PriorityThenLcr => ((prio, 32), (price, 40), (asr, 10)),
+        RoutePolicy::LcrThenPriority => ((price, 40), (prio, 32), (asr, 10)),
+        RoutePolicy::Quality => ((asr, 10), (prio, 32), (price, 40)),
+    };
+    let fits = |bits: u32| move |v: u64| (v < (1u64 << bits)).then_some(v);
+    let fields = [
+        (fits(6)(key[0])?, 6),
+        ((fa.0)(key[1])?, fa.1),
+        ((fb.0)(key[2])?, fb.1),
+        ((fc.0)(key[3])?, fc.1),
+        (fits(16)(key[4])?, 16),
+        (fits(24)(key[5])?, 24),
+    ];
+    Some(
+        fields
+            .iter()
+            .fold(0u128, |acc, &(v, bits)| (acc << bits) | u128::from(v)),
+    )
 }
 
 fn evaluate<C: LiveCounters + ?Sized>(
@@ -259,13 +300,21 @@ pub fn route<C: LiveCounters + ?Sized>(
     // Numbers.
     let callee_raw = req.callee.strip_prefix('+').unwrap_or(req.callee);
     let caller_out = apply(&mgw.caller_rules, req.caller, &mut d.caller_steps);
-    let callee_text = apply(&mgw.callee_rules, callee_raw, &mut d.callee_steps);
     d.caller_out = Some(caller_out);
-    let callee: Number = match callee_text.parse() {
+    // Without rules the callee is parsed as received (no copy before the number's own).
+    let parsed = if mgw.callee_rules.is_empty() {
+        callee_raw.parse()
+    } else {
+        apply(&mgw.callee_rules, callee_raw, &mut d.callee_steps).parse()
+    };
+    let callee: Number = match parsed {
         Ok(n) => n,
         Err(_) => return d.rejected(RejectReason::InvalidCallee),
     };
-    d.callee_out = Some(callee.clone());
+    // Held inline: what candidates send when their gateway has no callee rules.
+    let callee_small = SmallStr::from(&callee);
+    d.callee_out = Some(callee);
+    let callee = callee_small;
     let digits = callee.as_str().as_bytes();
 
     if let Some(m) = mgw.forbidden_prefixes.longest(digits) {
@@ -350,8 +399,8 @@ pub fn route<C: LiveCounters + ?Sized>(
     let mut matches = NO_MATCHES;
     let n = snap.route_trie.matches_longest_first(digits, &mut matches);
     let words = snap.routing_gateways.len().div_ceil(64);
-    let mut seen = vec![0u64; words];
-    let mut evals: Vec<Eval> = Vec::with_capacity(32);
+    let mut seen: SmallVec<[u64; 8]> = crate::rates::filled(0u64, words);
+    let mut evals: SmallVec<[Eval; 32]> = SmallVec::new();
     for m in &matches[..n] {
         let start = m.slot.value as usize;
         let end = start + usize::from(m.slot.count);
@@ -372,7 +421,7 @@ pub fn route<C: LiveCounters + ?Sized>(
                 evaluate(snap, g, id, mgw.allowed_groups.as_deref(), counters, now);
             evals.push(Eval {
                 gw,
-                prefix: Prefix::of(digits, m.len),
+                prefix_len: m.len,
                 vendor_rate: None,
                 asr: counters.routing_gateway_asr_permille(id),
                 load_permille,
@@ -383,44 +432,62 @@ pub fn route<C: LiveCounters + ?Sized>(
     if evals.is_empty() {
         return d.rejected(RejectReason::NoRoute);
     }
-    vendor_rates(snap, &mut evals, rate_path, digits, now);
-    // Sort small keys, not the evaluations themselves (each carries a rate match).
-    let mut order: Vec<([u64; 6], usize)> = evals
+    vendor_rates(snap, &mut evals, rate_path, now);
+    // Sort small keys, not the evaluations themselves.
+    let priority = |e: &Eval| {
+        snap.routing_gateways
+            .get(e.gw as usize)
+            .map_or(u32::MAX, |g| g.profile.priority)
+    };
+    let mut packed = true;
+    let mut order: SmallVec<[(u128, usize); 32]> = evals
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let prio = snap
-                .routing_gateways
-                .get(e.gw as usize)
-                .map_or(u32::MAX, |g| g.profile.priority);
-            (sort_key(mgw.route_policy, prio, e), i)
+            let key = pack_key(
+                &sort_key(mgw.route_policy, priority(e), e),
+                mgw.route_policy,
+            );
+            packed &= key.is_some();
+            (key.unwrap_or(0), i)
         })
         .collect();
-    order.sort_unstable();
+    if packed {
+        order.sort_unstable();
+    } else {
+        // Some field too wide to pack: compare the full keys.
+        order.sort_unstable_by_key(|&(_, i)| {
+            evals
+                .get(i)
+                .map(|e| sort_key(mgw.route_policy, priority(e), e))
+        });
+    }
 
-    let caller_mapped = d.caller_out.clone().unwrap_or_default();
+    // The numbers as the mapping gateway left them: built once, shared by every candidate
+    // whose gateway has no rules of its own.
+    let caller_mapped = SmallStr::from(d.caller_out.as_deref().unwrap_or_default());
+    // All the callee's digits: every prefix a candidate reports is cut from it.
+    let number_prefix = Prefix::of(digits, u8::MAX);
     d.candidates
         .reserve(evals.iter().filter(|e| e.skip.is_none()).count());
-    for (_, i) in order {
+    for &(_, i) in &order {
         let Some(e) = evals.get_mut(i) else {
             continue;
         };
         let Some(g) = snap.routing_gateways.get(e.gw as usize) else {
             continue;
         };
-        let e = Eval {
-            vendor_rate: e.vendor_rate.take(),
-            skip: e.skip.take(),
-            ..*e
-        };
-        let skipped = |reason| Skipped {
-            gateway: g.profile.clone(),
-            prefix: e.prefix,
-            vendor_rate: e.vendor_rate.clone(),
-            reason,
-        };
-        if let Some(reason) = e.skip {
-            d.skipped.push(skipped(reason));
+        let prefix = number_prefix.truncated(e.prefix_len);
+        let vendor_rate = e
+            .vendor_rate
+            .and_then(|hit| snap.rates.rate_match_hit(hit, &number_prefix));
+        if let Some(reason) = e.skip.take() {
+            d.skipped.push(Skipped {
+                gateway: g.profile.clone(),
+                prefix,
+                vendor_rate,
+                reason,
+            });
             continue;
         }
         let mut caller_steps = Vec::new();
@@ -428,7 +495,7 @@ pub fn route<C: LiveCounters + ?Sized>(
         let caller = if g.caller_rules.is_empty() {
             caller_mapped.clone()
         } else {
-            apply(&g.caller_rules, &caller_mapped, &mut caller_steps)
+            SmallStr::from(apply(&g.caller_rules, &caller_mapped, &mut caller_steps))
         };
         let callee_out = if g.callee_rules.is_empty() {
             Some(callee.clone())
@@ -436,15 +503,21 @@ pub fn route<C: LiveCounters + ?Sized>(
             apply(&g.callee_rules, callee.as_str(), &mut callee_steps)
                 .parse::<Number>()
                 .ok()
+                .map(|n| SmallStr::from(&n))
         };
         let Some(callee_out) = callee_out else {
-            d.skipped.push(skipped(SkipReason::InvalidNumber));
+            d.skipped.push(Skipped {
+                gateway: g.profile.clone(),
+                prefix,
+                vendor_rate,
+                reason: SkipReason::InvalidNumber,
+            });
             continue;
         };
         d.candidates.push(Candidate {
             gateway: g.profile.clone(),
-            prefix: e.prefix,
-            vendor_rate: e.vendor_rate,
+            prefix,
+            vendor_rate,
             asr_permille: e.asr,
             caller,
             callee: callee_out,
@@ -465,14 +538,8 @@ pub fn route<C: LiveCounters + ?Sized>(
 
 /// Fills every gateway's vendor rate from the rate path already walked for the callee; marks
 /// gateways whose table has no rate in force as skipped.
-fn vendor_rates(
-    snap: &RoutingSnapshot,
-    evals: &mut [Eval],
-    path: &[Match],
-    digits: &[u8],
-    now: i64,
-) {
-    let mut wanted: Vec<(u32, usize)> = evals
+fn vendor_rates(snap: &RoutingSnapshot, evals: &mut [Eval], path: &[Match], now: i64) {
+    let wanted: SmallVec<[(u32, usize); 32]> = evals
         .iter()
         .enumerate()
         .filter_map(|(i, e)| {
@@ -480,13 +547,11 @@ fn vendor_rates(
             Some((table, i))
         })
         .collect();
-    wanted.sort_unstable();
-    snap.rates
-        .resolve_each(&wanted, path, digits, now, |i, rate| {
-            if let Some(e) = evals.get_mut(i) {
-                e.vendor_rate = Some(rate);
-            }
-        });
+    snap.rates.resolve_each_hit(&wanted, path, now, |i, hit| {
+        if let Some(e) = evals.get_mut(i) {
+            e.vendor_rate = Some(hit);
+        }
+    });
     for &(_, i) in &wanted {
         if let Some(e) = evals.get_mut(i)
             && e.vendor_rate.is_none()
@@ -539,5 +604,42 @@ pub fn next_after(decision: &RouteDecision, attempt_index: usize, final_code: Si
         Next::Continue(next)
     } else {
         Next::Stop(code)
+    }
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn field() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            0u64..40,
+            0u64..=1000,
+            Just(u64::MAX),
+            Just((1 << 40) - 2),
+            Just((1 << 40) - 1),
+            Just(u64::from(u32::MAX)),
+            Just(1 << 16),
+            Just(1 << 24),
+            any::<u64>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn packed_keys_order_like_full_keys(
+            a in proptest::array::uniform6(field()),
+            b in proptest::array::uniform6(field()),
+            policy in prop_oneof![
+                Just(RoutePolicy::PriorityThenLcr),
+                Just(RoutePolicy::LcrThenPriority),
+                Just(RoutePolicy::Quality),
+            ],
+        ) {
+            if let (Some(pa), Some(pb)) = (pack_key(&a, policy), pack_key(&b, policy)) {
+                prop_assert_eq!(pa.cmp(&pb), a.cmp(&b));
+            }
+        }
     }
 }

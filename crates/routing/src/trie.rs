@@ -79,6 +79,22 @@ impl DigitTrie {
         })
     }
 
+    /// Builds from `(prefix key, slot)` pairs, keys packed as `rates::prefix_key` does
+    /// (digit `d` at depth `i` is the nibble `d + 1` at bits `124 - 4i`, zero after the end),
+    /// **sorted by key, without duplicates**. Same trie as [`DigitTrie::build`] on the same
+    /// prefixes, without reading any string.
+    pub(crate) fn build_keyed(
+        entries: &[(u128, Slot)],
+        what: &str,
+    ) -> Result<DigitTrie, CompileError> {
+        let mut nodes = vec![Node::EMPTY];
+        fill_keyed(&mut nodes, 0, 0, entries, what)?;
+        Ok(DigitTrie {
+            nodes,
+            prefixes: entries.len(),
+        })
+    }
+
     /// Number of prefixes stored.
     pub fn len(&self) -> usize {
         self.prefixes
@@ -255,6 +271,77 @@ fn fill(
     Ok(())
 }
 
+/// The nibble of `key` at `depth` (0 past the end of the prefix).
+fn nibble(key: u128, depth: usize) -> u8 {
+    if depth >= tollswitch_model::provisioning::MAX_PREFIX_DIGITS {
+        0
+    } else {
+        ((key >> (124 - 4 * depth)) & 0xF) as u8
+    }
+}
+
+fn fill_keyed(
+    nodes: &mut Vec<Node>,
+    at: usize,
+    depth: usize,
+    mut entries: &[(u128, Slot)],
+    what: &str,
+) -> Result<(), CompileError> {
+    if let Some((key, slot)) = entries.first()
+        && nibble(*key, depth) == 0
+    {
+        if let Some(n) = nodes.get_mut(at) {
+            n.value = slot.value;
+            n.count = slot.count;
+        }
+        entries = &entries[1..];
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let duplicate = |key: u128| CompileError::DuplicatePrefix {
+        table: what.to_owned(),
+        prefix: crate::rates::key_digits(key),
+    };
+    let mut bitmap = 0u16;
+    let mut last = 0u8;
+    for &(key, _) in entries {
+        // A prefix ending here after the node's own entry, a digit out of order or a
+        // nibble that is no digit: the input repeats a prefix or is unsorted.
+        let n = nibble(key, depth);
+        if n == 0 || n > 10 || n < last {
+            return Err(duplicate(key));
+        }
+        last = n;
+        bitmap |= 1 << (n - 1);
+    }
+    let first = nodes.len();
+    let children = bitmap.count_ones() as usize;
+    if first + children > u32::MAX as usize {
+        return Err(CompileError::TooLarge {
+            what: what.to_owned(),
+        });
+    }
+    nodes.resize(first + children, Node::EMPTY);
+    if let Some(n) = nodes.get_mut(at) {
+        n.first_child = first as u32;
+        n.children = bitmap;
+    }
+    let mut i = 0;
+    let mut k = 0;
+    while i < entries.len() {
+        let d = nibble(entries[i].0, depth);
+        let mut j = i + 1;
+        while j < entries.len() && nibble(entries[j].0, depth) == d {
+            j += 1;
+        }
+        fill_keyed(nodes, first + k, depth + 1, &entries[i..j], what)?;
+        k += 1;
+        i = j;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +419,35 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn keyed_build_equals_byte_build(
+            prefixes in proptest::collection::btree_set("[0-9]{0,12}", 0..300),
+        ) {
+            let sorted: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+            let by_bytes: Vec<(&[u8], Slot)> = sorted
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.as_bytes(), Slot { value: i as u32, count: 1 }))
+                .collect();
+            let mut by_key: Vec<(u128, Slot)> = sorted
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let key = crate::rates::prefix_key(p.as_bytes()).unwrap();
+                    (key, Slot { value: i as u32, count: 1 })
+                })
+                .collect();
+            by_key.sort_unstable_by_key(|(k, _)| *k);
+            prop_assert_eq!(
+                DigitTrie::build_keyed(&by_key, "t").unwrap(),
+                DigitTrie::build(&by_bytes, "t").unwrap()
+            );
+            if let Some(&dup) = by_key.last() {
+                by_key.push(dup);
+                prop_assert!(DigitTrie::build_keyed(&by_key, "t").is_err());
+            }
+        }
+
         #[test]
         fn lpm_equals_brute_force(
             prefixes in proptest::collection::vec("[0-9]{0,6}", 0..200),
