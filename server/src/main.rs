@@ -1,5 +1,8 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
+mod provision;
+mod rates;
+mod route_explain;
 mod serve;
 mod sip_check;
 mod transport;
@@ -20,11 +23,66 @@ struct Cli {
 enum Command {
     /// Run the softswitch: SIP over UDP and TCP, the call engine, routing.
     Serve(ServeArgs),
+    /// Routing tools.
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
     /// SIP tools.
     Sip {
         #[command(subcommand)]
         command: SipCommand,
     },
+    /// Provisioning as a TOML file: apply one to the database, export the database as one.
+    Provision {
+        #[command(subcommand)]
+        command: provision::ProvisionCommand,
+    },
+    /// Rate tables: bulk-import rates from CSV.
+    Rates {
+        #[command(subcommand)]
+        command: rates::RatesCommand,
+    },
+}
+
+/// Where the database is: `--data DIR` (SQLite inside DIR) or `--database URL`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Data directory; the SQLite database is DIR/tollswitch.db (created when missing).
+    #[arg(long, value_name = "DIR", default_value = "./tollswitch-data")]
+    pub data: PathBuf,
+    /// Database URL instead of --data: `sqlite:PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    pub database: Option<String>,
+}
+
+impl DbArgs {
+    /// The database URL these arguments name.
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.database {
+            Some(url) => Ok(url.clone()),
+            None => Ok(tollswitch_storage::sqlite_url_for_data_dir(&self.data)?),
+        }
+    }
+
+    /// Connects (creating and migrating the database when needed).
+    pub async fn connect(&self) -> anyhow::Result<tollswitch_storage::Storage> {
+        Ok(tollswitch_storage::Storage::connect(&self.url()?).await?)
+    }
+}
+
+/// A small runtime for the one-shot database commands.
+fn block_on<F: std::future::Future<Output = ExitCode>>(what: &str, f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("tollswitch {what}: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,8 +99,22 @@ enum SipCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum RouteCommand {
+    /// Explain the routing decision for one call from the current database.
+    Explain(route_explain::ExplainArgs),
+}
+
+/// The demo provisioning, built in so `serve --demo` works from any directory.
+const DEMO: &str = include_str!("../../examples/demo.toml");
+
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// Apply the built-in demo provisioning (examples/demo.toml) to the database first.
+    #[arg(long)]
+    demo: bool,
+    #[command(flatten)]
+    db: DbArgs,
     /// SIP listen address (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:5060")]
     sip: std::net::SocketAddr,
@@ -56,27 +128,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => run_serve(args),
+        Command::Route {
+            command: RouteCommand::Explain(args),
+        } => block_on("route explain", route_explain::run(args)),
         Command::Sip {
             command: SipCommand::Check { print, files },
         } => sip_check::run(&files, print),
+        Command::Provision { command } => block_on("provision", provision::run(command)),
+        Command::Rates { command } => block_on("rates", rates::run(command)),
     }
 }
 
 fn run_serve(args: ServeArgs) -> ExitCode {
-    let Some(path) = args.provisioning else {
-        eprintln!("tollswitch serve: give --provisioning FILE");
-        return ExitCode::from(2);
-    };
-    let provisioning = match std::fs::read_to_string(&path)
-        .map_err(anyhow::Error::from)
-        .and_then(|text| toml::from_str(&text).map_err(anyhow::Error::from))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("tollswitch serve: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -89,6 +152,13 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let provisioning = match serve_provisioning(&args).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("tollswitch serve: {e:#}");
+                return ExitCode::from(2);
+            }
+        };
         let transports = match serve::start(&provisioning, args.sip).await {
             Ok(t) => t,
             Err(e) => {
@@ -106,6 +176,27 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         transports.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// The provisioning to serve: a file when given, else the database (after the demo when asked).
+async fn serve_provisioning(
+    args: &ServeArgs,
+) -> anyhow::Result<tollswitch_model::provisioning::Provisioning> {
+    if let Some(path) = &args.provisioning {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let storage = args.db.connect().await?;
+    if args.demo {
+        let demo: tollswitch_model::provisioning::Provisioning =
+            toml::from_str(DEMO).map_err(|e| anyhow::anyhow!("built-in demo: {e}"))?;
+        storage.apply(&demo).await?;
+        println!("applied the demo provisioning");
+    }
+    let p = storage.load_provisioning().await?;
+    storage.close().await;
+    Ok(p)
 }
 
 fn fmt_addr(a: Option<std::net::SocketAddr>) -> String {
