@@ -39,62 +39,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-include!("invite.rs");
+include!("common/invite.rs");
 
-/// What a B2BUA reads of every INVITE: the transaction and dialog keys.
-fn ours(b: &Bytes) -> usize {
-    let m = Message::parse(b.clone()).expect("parses");
-    m.branch().map_or(0, str::len)
-        + m.call_id().len()
-        + m.from_tag().map_or(0, str::len)
-        + m.cseq().seq as usize
-        + m.request_uri().and_then(|u| u.user()).map_or(0, str::len)
-        + m.max_forwards().map_or(0, usize::from)
-}
-
-fn rsip_parse(b: &[u8]) -> usize {
-    use rsip::prelude::*;
-    let m = rsip::SipMessage::try_from(b).expect("rsip parses");
-    let branch = m
-        .via_header()
-        .and_then(|v| v.typed())
-        .map(|v| v.branch().map(|b| b.to_string().len()));
-    let call_id = m.call_id_header().map(|c| c.value().len());
-    let tag = m
-        .from_header()
-        .and_then(|f| f.tag())
-        .map(|t| t.map(|t| t.to_string().len()));
-    let cseq = m
-        .cseq_header()
-        .and_then(|c| c.typed())
-        .map(|c| c.seq as usize);
-    branch.ok().flatten().unwrap_or(0)
-        + call_id.unwrap_or(0)
-        + tag.ok().flatten().unwrap_or(0)
-        + cseq.unwrap_or(0)
-}
-
-fn rsipstack_parse(b: &[u8]) -> usize {
-    use rsipstack::sip::prelude::*;
-    let m = rsipstack::sip::SipMessage::try_from(b).expect("rsipstack parses");
-    let branch = m
-        .via_header()
-        .and_then(|v| v.typed())
-        .map(|v| v.branch().map(|b| b.to_string().len()));
-    let call_id = m.call_id_header().map(|c| c.value().len());
-    let tag = m
-        .from_header()
-        .and_then(|f| f.tag())
-        .map(|t| t.map(|t| t.to_string().len()));
-    let cseq = m
-        .cseq_header()
-        .and_then(|c| c.typed())
-        .map(|c| c.seq as usize);
-    branch.ok().flatten().unwrap_or(0)
-        + call_id.unwrap_or(0)
-        + tag.ok().flatten().unwrap_or(0)
-        + cseq.unwrap_or(0)
-}
+include!("common/typed_access.rs");
 
 fn allocations(f: impl Fn()) -> usize {
     f();
@@ -127,24 +74,24 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("invite_1k");
     g.bench_function("tollswitch_parse_typed", |b| {
-        b.iter(|| ours(black_box(&bytes)))
+        b.iter(|| tollswitch_typed(black_box(&bytes)))
     });
     g.bench_function("tollswitch_print", |b| {
         b.iter(|| black_box(&parsed).to_bytes())
     });
     g.bench_function("rsip_parse_typed", |b| {
-        b.iter(|| rsip_parse(black_box(INVITE)))
+        b.iter(|| rsip_typed(black_box(INVITE)))
     });
     g.bench_function("rsipstack_parse_typed", |b| {
-        b.iter(|| rsipstack_parse(black_box(INVITE)))
+        b.iter(|| rsipstack_typed(black_box(INVITE)))
     });
     g.finish();
 
     // A plain side-by-side summary with the ratio the target is stated in.
     let n = 200_000;
-    let t_ours = per_op(|| _ = black_box(ours(black_box(&bytes))), n);
-    let t_rsip = per_op(|| _ = black_box(rsip_parse(black_box(INVITE))), n / 4);
-    let t_stack = per_op(|| _ = black_box(rsipstack_parse(black_box(INVITE))), n / 4);
+    let t_ours = per_op(|| _ = black_box(tollswitch_typed(black_box(&bytes))), n);
+    let t_rsip = per_op(|| _ = black_box(rsip_typed(black_box(INVITE))), n / 4);
+    let t_stack = per_op(|| _ = black_box(rsipstack_typed(black_box(INVITE))), n / 4);
     let faster_ref = t_rsip.min(t_stack);
     println!(
         "\nsummary: parse + typed access of a {} byte INVITE",
@@ -153,17 +100,17 @@ fn bench(c: &mut Criterion) {
     println!(
         "  tollswitch  {:>8.0} ns  {:>3} allocations",
         t_ours.as_nanos(),
-        allocations(|| _ = ours(&bytes))
+        allocations(|| _ = tollswitch_typed(&bytes))
     );
     println!(
         "  rsip        {:>8.0} ns  {:>3} allocations",
         t_rsip.as_nanos(),
-        allocations(|| _ = rsip_parse(INVITE))
+        allocations(|| _ = rsip_typed(INVITE))
     );
     println!(
         "  rsipstack   {:>8.0} ns  {:>3} allocations",
         t_stack.as_nanos(),
-        allocations(|| _ = rsipstack_parse(INVITE))
+        allocations(|| _ = rsipstack_typed(INVITE))
     );
     println!(
         "  ratio: tollswitch is {:.1}x the faster reference (target >= 3x)",
