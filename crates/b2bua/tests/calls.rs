@@ -204,33 +204,20 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
             ..NetConfig::default()
         },
     );
-    let uac = w.add_node(
-        addr(UAC),
-        Config {
-            seed: seed ^ 1,
-            ..Config::default()
-        },
-    );
-    let switch = w.add_node(
-        addr(SWITCH),
-        Config {
-            seed: seed ^ 2,
-            ..Config::default()
-        },
-    );
-    let v1 = w.add_node(
-        addr(VENDOR1),
-        Config {
-            seed: seed ^ 3,
-            ..Config::default()
-        },
-    );
-    let v2 = w.add_node(
-        addr(VENDOR2),
-        Config {
-            seed: seed ^ 4,
-            ..Config::default()
-        },
+    let mut node = |at: &str, salt: u64| {
+        w.add_node(
+            addr(at),
+            Config {
+                seed: seed ^ salt,
+                ..Config::default()
+            },
+        )
+    };
+    let (uac, switch, v1, v2) = (
+        node(UAC, 1),
+        node(SWITCH, 2),
+        node(VENDOR1, 3),
+        node(VENDOR2, 4),
     );
     let prov = toml::from_str(provisioning).expect("provisioning");
     let snapshot = Arc::new(RoutingSnapshot::compile(&prov).expect("compile"));
