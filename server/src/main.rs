@@ -1,5 +1,7 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
+mod http;
+mod node;
 mod provision;
 mod rates;
 mod route_explain;
@@ -10,6 +12,8 @@ mod transport;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Tollswitch: an open-source class-4 VoIP softswitch.
 #[derive(Debug, Parser)]
@@ -110,16 +114,35 @@ const DEMO: &str = include_str!("../../examples/demo.toml");
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// Node configuration file (TOML): listen addresses, database, data directory, shards.
+    /// Precedence: built-in defaults, then this file, then TOLLSWITCH_* variables, then flags.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Apply the built-in demo provisioning (examples/demo.toml) to the database first.
     #[arg(long)]
     demo: bool,
-    #[command(flatten)]
-    db: DbArgs,
-    /// SIP listen address (UDP and TCP).
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    sip: std::net::SocketAddr,
+    /// Data directory; the SQLite database is DIR/tollswitch.db [default: ./tollswitch-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Database URL instead of --data: `sqlite:PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// SIP listen address, UDP and TCP [default: 127.0.0.1:5060].
+    #[arg(long, value_name = "ADDR")]
+    sip: Option<std::net::SocketAddr>,
+    /// HTTP listen address for /healthz, /readyz and /metrics [default: 127.0.0.1:8080];
+    /// `off` disables it.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Engine shards [default: the number of CPUs].
+    #[arg(long)]
+    shards: Option<usize>,
+    /// On SIGTERM/SIGINT, how long calls in progress may go on before they are hung up
+    /// [default: 30].
+    #[arg(long, value_name = "SECS")]
+    drain_timeout: Option<u64>,
     /// Run from this provisioning file (TOML, the `provision apply` format) instead of the
-    /// database.
+    /// database; SIGHUP re-reads it.
     #[arg(long)]
     provisioning: Option<PathBuf>,
 }
@@ -140,8 +163,15 @@ fn main() -> ExitCode {
 }
 
 fn run_serve(args: ServeArgs) -> ExitCode {
+    let node = match node::NodeConfig::resolve(&args) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("tollswitch serve: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(node.shards.max(1))
         .enable_all()
         .build()
     {
@@ -152,51 +182,58 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let provisioning = match serve_provisioning(&args).await {
+        let source = node::ProvisioningSource::new(&args, &node);
+        let provisioning = match source.load(args.demo).await {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("tollswitch serve: {e:#}");
                 return ExitCode::from(2);
             }
         };
-        let transports = match serve::start(&provisioning, args.sip).await {
-            Ok(t) => t,
+        let options = serve::SwitchOptions {
+            sip: node.sip,
+            shards: node.shards,
+            sink: serve::print_sink(),
+        };
+        let switch = match serve::Switch::start(&provisioning, options).await {
+            Ok(s) => Arc::new(s),
             Err(e) => {
-                eprintln!("tollswitch serve: {e}");
+                eprintln!("tollswitch serve: {e:#}");
                 return ExitCode::FAILURE;
             }
         };
+        let ready = Arc::new(AtomicBool::new(true));
+        let http = match node.http {
+            Some(addr) => match http::start(addr, switch.clone(), ready.clone()).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("tollswitch serve: http {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         println!(
-            "tollswitch listening on udp {} and tcp {}",
-            fmt_addr(transports.udp_addr),
-            fmt_addr(transports.tcp_addr)
+            "tollswitch listening on udp {} and tcp {}, http {}, {} engine shards",
+            fmt_addr(switch.transports.udp_addr),
+            fmt_addr(switch.transports.tcp_addr),
+            fmt_addr(http),
+            switch.transports.shards()
         );
+        let reloader = tokio::spawn(node::reload_loop(source, switch.clone()));
         shutdown_signal().await;
-        println!("tollswitch stopping: {}", transports.stats_line());
-        transports.shutdown().await;
+        ready.store(false, Ordering::Relaxed);
+        println!(
+            "tollswitch draining: refusing new calls, {} in progress, up to {} s",
+            switch.busy(),
+            node.drain_timeout.as_secs()
+        );
+        switch.drain(node.drain_timeout).await;
+        reloader.abort();
+        println!("tollswitch stopping: {}", switch.transports.stats_line());
+        switch.transports.shutdown().await;
         ExitCode::SUCCESS
     })
-}
-
-/// The provisioning to serve: a file when given, else the database (after the demo when asked).
-async fn serve_provisioning(
-    args: &ServeArgs,
-) -> anyhow::Result<tollswitch_model::provisioning::Provisioning> {
-    if let Some(path) = &args.provisioning {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
-    }
-    let storage = args.db.connect().await?;
-    if args.demo {
-        let demo: tollswitch_model::provisioning::Provisioning =
-            toml::from_str(DEMO).map_err(|e| anyhow::anyhow!("built-in demo: {e}"))?;
-        storage.apply(&demo).await?;
-        println!("applied the demo provisioning");
-    }
-    let p = storage.load_provisioning().await?;
-    storage.close().await;
-    Ok(p)
 }
 
 fn fmt_addr(a: Option<std::net::SocketAddr>) -> String {

@@ -1,97 +1,271 @@
-//! `tollswitch serve`: the softswitch — SIP transports, the call engine, the routing snapshot.
+//! `tollswitch serve`: the softswitch — SIP transports, the engine shards, the routing snapshot.
 
-use crate::transport::{TransactionUser, TransportConfig, Transports};
+use crate::transport::{Prefilter, TransactionUser, TransportConfig, Transports, call_id_prefix};
+use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use tollswitch_b2bua::{B2bua, CallEvent, Config as EngineConfig};
+use tollswitch_b2bua::{B2bua, CallEnd, CallEvent, Config as EngineConfig, Counters};
 use tollswitch_model::params::Parameters;
 use tollswitch_model::provisioning::Provisioning;
-use tollswitch_routing::RoutingSnapshot;
+use tollswitch_routing::{RejectReason, RoutingSnapshot};
 use tollswitch_sip_core::{Config as SipConfig, Endpoint, Event};
+use tollswitch_sip_msg::{Message, Method, response_to};
 
-/// The call engine as the transports' user: every endpoint event goes to the B2BUA, and
-/// finished calls are written out.
+/// Commands to an engine shard.
+pub enum Control {
+    /// Route new calls over this snapshot (calls in progress keep their decision).
+    Snapshot(Arc<RoutingSnapshot>),
+    /// Refuse new calls with 503 + Retry-After; calls in progress go on.
+    Drain,
+    /// End every call in progress now.
+    HangupAll,
+}
+
+/// Where finished calls go.
+pub type CallSink = Arc<dyn Fn(CallEnd) + Send + Sync>;
+
+/// The sink of a switch without billing: one line per finished call on standard output.
+pub fn print_sink() -> CallSink {
+    Arc::new(|end: CallEnd| {
+        let tried: Vec<String> = end.tried.iter().map(|(g, c)| format!("{g}:{c}")).collect();
+        println!(
+            "call {} ended {} connected={} by={:?} hold={}ms tried=[{}] reason={}",
+            end.call_id,
+            end.final_code,
+            end.connected,
+            end.ended_by,
+            end.hold_time.as_millis(),
+            tried.join(","),
+            end.reason
+        );
+    })
+}
+
+/// One engine shard's transaction user: every endpoint event goes to its B2BUA.
 pub struct CallEngine {
     b2bua: B2bua,
+    /// This shard's calls plus transactions, for monitors and the graceful shutdown.
+    busy: Arc<[AtomicUsize]>,
+    shard: usize,
+    sink: CallSink,
 }
 
 impl CallEngine {
-    fn report(&mut self) {
+    fn after(&mut self, endpoint: &Endpoint) {
         while let Some(CallEvent::Ended(end)) = self.b2bua.poll_call_event() {
-            let tried: Vec<String> = end.tried.iter().map(|(g, c)| format!("{g}:{c}")).collect();
-            println!(
-                "call {} ended {} connected={} by={:?} hold={}ms tried=[{}] reason={}",
-                end.call_id,
-                end.final_code,
-                end.connected,
-                end.ended_by,
-                end.hold_time.as_millis(),
-                tried.join(","),
-                end.reason
-            );
+            (self.sink)(end);
+        }
+        let busy = self.b2bua.active_calls() + endpoint.transaction_count();
+        if let Some(slot) = self.busy.get(self.shard) {
+            slot.store(busy, Ordering::Relaxed);
         }
     }
 }
 
 impl TransactionUser for CallEngine {
+    type Control = Control;
+
     fn on_event(&mut self, now: Instant, event: Event, endpoint: &mut Endpoint) {
         self.b2bua.handle_event(now, event, endpoint);
-        self.report();
+        self.after(endpoint);
     }
 
     fn on_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
         self.b2bua.handle_timeout(now, endpoint);
-        self.report();
+        self.after(endpoint);
     }
 
     fn next_timeout(&mut self) -> Option<Instant> {
         self.b2bua.poll_timeout()
     }
+
+    fn on_control(&mut self, now: Instant, control: Control, endpoint: &mut Endpoint) {
+        match control {
+            Control::Snapshot(s) => self.b2bua.set_snapshot(s),
+            Control::Drain => self.b2bua.set_draining(true),
+            Control::HangupAll => self.b2bua.hangup_all(now, endpoint),
+        }
+        self.after(endpoint);
+    }
 }
 
-/// Starts the transports and the engine over `provisioning`; returns the running transports.
-pub async fn start(provisioning: &Provisioning, sip: SocketAddr) -> anyhow::Result<Transports> {
-    let snapshot = RoutingSnapshot::compile(provisioning)
-        .map_err(|e| anyhow::anyhow!("provisioning does not compile: {e}"))?;
+/// How to run the switch.
+#[derive(Clone)]
+pub struct SwitchOptions {
+    /// SIP listen address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// Engine shards (at least 1).
+    pub shards: usize,
+    /// Where finished calls go.
+    pub sink: CallSink,
+}
+
+/// A running switch.
+pub struct Switch {
+    /// The sockets and the engine shards.
+    pub transports: Transports<Control>,
+    snapshot: Arc<ArcSwap<RoutingSnapshot>>,
+    busy: Arc<[AtomicUsize]>,
+    /// Live line and CPS counters shared by the shards.
+    pub counters: Counters,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The system parameters of a provisioning set, validated.
+pub fn parameters(p: &Provisioning) -> anyhow::Result<Parameters> {
     let mut params = Parameters::new();
-    for (name, value) in &provisioning.parameters {
+    for (name, value) in &p.parameters {
         params
             .set(name, value)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let mut sip_config = SipConfig::default();
-    let schedule: Vec<Duration> = params
-        .sip_resend_interval_ms()
-        .iter()
-        .map(|ms| Duration::from_millis(*ms))
-        .collect();
-    if !schedule.is_empty() {
-        sip_config.resend_schedule = Some(schedule);
+    Ok(params)
+}
+
+/// Answers an out-of-dialog INVITE from an address no mapping gateway knows with a stateless
+/// 403, when no gateway authenticates by digest (scanner floods never reach a shard).
+fn unknown_source_prefilter(snapshot: Arc<ArcSwap<RoutingSnapshot>>) -> Prefilter {
+    Arc::new(move |msg: &Message, from: SocketAddr| {
+        if msg.method() != Some(&Method::Invite) || msg.to_tag().is_some() {
+            return None;
+        }
+        let snap = snapshot.load();
+        if snap.has_digest_gateways() || snap.mapping_gateway_for_source(from).is_some() {
+            return None;
+        }
+        let reason = RejectReason::UnknownSource;
+        let code = reason.code();
+        Some(
+            response_to(
+                msg,
+                code.as_u16(),
+                code.reason_phrase(),
+                Some("ts-stateless"),
+            )
+            .header(
+                "Reason",
+                format!("SIP;cause={};text=\"{reason}\"", code.as_u16()),
+            )
+            .build(),
+        )
+    })
+}
+
+impl Switch {
+    /// Compiles `provisioning`, binds the sockets and starts the shards.
+    pub async fn start(provisioning: &Provisioning, opts: SwitchOptions) -> anyhow::Result<Switch> {
+        let snapshot = Arc::new(
+            RoutingSnapshot::compile(provisioning)
+                .map_err(|e| anyhow::anyhow!("provisioning does not compile: {e}"))?,
+        );
+        let params = parameters(provisioning)?;
+        let schedule: Vec<Duration> = params
+            .sip_resend_interval_ms()
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect();
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let epoch = (Instant::now(), unix_now());
+        let counters = Counters::default();
+        let shards = opts.shards.max(1);
+        let busy: Arc<[AtomicUsize]> = (0..shards).map(|_| AtomicUsize::new(0)).collect();
+        let mut engines = Vec::with_capacity(shards);
+        for k in 0..shards {
+            let mut sip_config = SipConfig::default();
+            if !schedule.is_empty() {
+                sip_config.resend_schedule = Some(schedule.clone());
+            }
+            sip_config.seed = seed
+                .wrapping_add(k as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let engine = EngineConfig {
+                local: opts.sip,
+                epoch,
+                invite_timeout: Duration::from_secs(u64::from(params.sip_timeout_invite_secs())),
+                ringing_timeout: Duration::from_secs(u64::from(params.sip_timeout_ringing_secs())),
+                max_call_duration: params
+                    .max_call_duration_secs()
+                    .map(|s| Duration::from_secs(u64::from(s))),
+                realm: params.authentication_realm().to_owned(),
+                call_id_prefix: call_id_prefix(k),
+            };
+            let user = CallEngine {
+                b2bua: B2bua::with_counters(engine, snapshot.clone(), counters.clone()),
+                busy: busy.clone(),
+                shard: k,
+                sink: opts.sink.clone(),
+            };
+            engines.push((Endpoint::new(sip_config), user));
+        }
+        let shared_snapshot = Arc::new(ArcSwap::new(snapshot));
+        let config = TransportConfig {
+            udp: Some(opts.sip),
+            tcp: Some(opts.sip),
+            dscp: params.qos_signal(),
+            ..TransportConfig::default()
+        };
+        let prefilter = unknown_source_prefilter(shared_snapshot.clone());
+        let transports = Transports::start(config, engines, Some(prefilter)).await?;
+        Ok(Switch {
+            transports,
+            snapshot: shared_snapshot,
+            busy,
+            counters,
+        })
     }
-    sip_config.seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let unix = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let engine = EngineConfig {
-        local: sip,
-        epoch: (Instant::now(), unix),
-        invite_timeout: Duration::from_secs(u64::from(params.sip_timeout_invite_secs())),
-        ringing_timeout: Duration::from_secs(u64::from(params.sip_timeout_ringing_secs())),
-        max_call_duration: params
-            .max_call_duration_secs()
-            .map(|s| Duration::from_secs(u64::from(s))),
-        realm: params.authentication_realm().to_owned(),
-    };
-    let user = CallEngine {
-        b2bua: B2bua::new(engine, Arc::new(snapshot)),
-    };
-    let transports = TransportConfig {
-        udp: Some(sip),
-        tcp: Some(sip),
-        ..TransportConfig::default()
-    };
-    Ok(Transports::start(transports, Endpoint::new(sip_config), user).await?)
+
+    /// Compiles new provisioning and swaps it in on every shard; calls in progress keep the
+    /// decision they started with. On a compile error nothing changes.
+    pub async fn reload(&self, provisioning: &Provisioning) -> anyhow::Result<()> {
+        let snapshot = Arc::new(
+            RoutingSnapshot::compile(provisioning)
+                .map_err(|e| anyhow::anyhow!("provisioning does not compile: {e}"))?,
+        );
+        self.snapshot.store(snapshot.clone());
+        for k in 0..self.transports.shards() {
+            self.transports
+                .control(k, Control::Snapshot(snapshot.clone()))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Calls and transactions in progress over all shards.
+    pub fn busy(&self) -> usize {
+        self.busy.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Graceful stop: refuse new calls, let calls in progress finish for up to `timeout`, then
+    /// hang up what is left and give the BYEs a few seconds to complete.
+    pub async fn drain(&self, timeout: Duration) {
+        for k in 0..self.transports.shards() {
+            self.transports.control(k, Control::Drain).await;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.wait_idle(deadline).await;
+        if self.busy() > 0 {
+            for k in 0..self.transports.shards() {
+                self.transports.control(k, Control::HangupAll).await;
+            }
+            self.wait_idle(tokio::time::Instant::now() + Duration::from_secs(5))
+                .await;
+        }
+    }
+
+    /// Waits until nothing is in progress or `deadline`, checking every 50 ms.
+    async fn wait_idle(&self, deadline: tokio::time::Instant) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while self.busy() > 0 && tokio::time::Instant::now() < deadline {
+            tick.tick().await;
+        }
+    }
 }

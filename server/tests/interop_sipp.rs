@@ -35,6 +35,8 @@ struct Switch {
     child: Child,
     addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// The provisioning file it serves (SIGHUP re-reads it).
+    file: PathBuf,
 }
 
 impl Switch {
@@ -60,7 +62,8 @@ impl Switch {
         let port = free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollswitch"))
-            .args(["serve", "--sip", &addr.to_string(), "--provisioning"])
+            .args(["serve", "--sip", &addr.to_string(), "--http", "127.0.0.1:0"])
+            .args(["--shards", "2", "--drain-timeout", "5", "--provisioning"])
             .arg(&file)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -81,7 +84,12 @@ impl Switch {
         ready_rx
             .recv_timeout(Duration::from_secs(20))
             .expect("tollswitch did not start listening");
-        Switch { child, addr, log }
+        Switch {
+            child,
+            addr,
+            log,
+            file,
+        }
     }
 
     fn calls_ended(&self, needle: &str) -> usize {
@@ -101,6 +109,18 @@ impl Switch {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+}
+
+impl Switch {
+    /// Sends `signal` (TERM, HUP…) to the switch process, by its PID.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
     }
 }
 
@@ -487,4 +507,142 @@ fn line_limit_reached_gets_503() {
         "the first call completes"
     );
     let _ = stop(uas);
+}
+
+#[test]
+fn sigterm_refuses_new_calls_lets_the_call_in_progress_finish_then_exits() {
+    let (a, b) = (free_port(), free_port());
+    let mut switch = Switch::start("drain", a, b);
+    let uas = start_uas("drain", a, Uas::Answer, 1, &[]);
+    // A call that hangs up after 3 s.
+    let port = free_port();
+    let mut first = Command::new("sipp")
+        .args(["-sn", "uac", "-s", "44123", "-i", "127.0.0.1"])
+        .args(["-p", &port.to_string(), "-m", "1", "-d", "3000"])
+        .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
+        .arg(switch.addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp");
+    // Wait until the call is up (the vendor's ACK went through) before stopping.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !http_busy(&switch) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    switch.signal("TERM");
+    assert!(switch.wait_for("tollswitch draining", 1));
+    let status = run_uac(
+        "drain",
+        switch.addr,
+        "44123",
+        Some(503),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "a new call while draining gets 503: {status}"
+    );
+    assert!(
+        wait_bounded(&mut first, Duration::from_secs(20)).success(),
+        "the call in progress completes"
+    );
+    assert!(stop(uas).success());
+    let exit = wait_bounded(&mut switch.child, Duration::from_secs(10));
+    assert!(exit.success(), "the switch exits cleanly once idle: {exit}");
+    assert!(switch.wait_for("ended 200 connected=true by=Caller", 1));
+    assert!(switch.wait_for("ended 503 connected=false by=Switch", 1));
+}
+
+/// True when the switch's /metrics shows something in progress.
+fn http_busy(switch: &Switch) -> bool {
+    let Some(addr) = switch.http_addr() else {
+        return false;
+    };
+    http_get(addr, "/metrics")
+        .lines()
+        .any(|l| l.starts_with("tollswitch_busy ") && l != "tollswitch_busy 0")
+}
+
+impl Switch {
+    /// The HTTP address from the start-up line.
+    fn http_addr(&self) -> Option<SocketAddr> {
+        let log = self.log.lock().ok()?;
+        let line = log.iter().find(|l| l.starts_with("tollswitch listening"))?;
+        let after = line.split(", http ").nth(1)?;
+        after.split(',').next()?.trim().parse().ok()
+    }
+}
+
+/// A plain HTTP/1.1 GET; the body (empty on any failure).
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn health_and_metrics_are_served_over_http() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("http", a, b);
+    let addr = switch
+        .http_addr()
+        .expect("http address in the start-up line");
+    assert_eq!(http_get(addr, "/healthz"), "ok\n");
+    assert_eq!(http_get(addr, "/readyz"), "ready\n");
+    let metrics = http_get(addr, "/metrics");
+    assert!(
+        metrics.contains("# TYPE tollswitch_sip_received_total counter"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_provisioning_into_the_running_switch() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("reload", a, b);
+    // 33 is priced but not routed: 404.
+    let status = run_uac(
+        "reload",
+        switch.addr,
+        "33123",
+        Some(404),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "before the reload: {status}");
+    let text = std::fs::read_to_string(&switch.file).expect("provisioning");
+    let routed = text
+        .replacen("prefixes = [\"44\"", "prefixes = [\"33\", \"44\"", 1)
+        .replace(
+            "{ prefix = \"1\", price = \"0.005\" }",
+            "{ prefix = \"1\", price = \"0.005\" }, { prefix = \"33\", price = \"0.02\" }",
+        );
+    assert_ne!(
+        routed, text,
+        "the interop provisioning routes 44 on vendor-a-gw"
+    );
+    std::fs::write(&switch.file, routed).expect("rewrite provisioning");
+    switch.signal("HUP");
+    assert!(switch.wait_for("provisioning reloaded", 1));
+    let uas = start_uas("reload", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "reload-after",
+        switch.addr,
+        "33123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "after the reload 33 is routed: {status}");
+    assert!(stop(uas).success());
 }

@@ -36,6 +36,8 @@ pub(crate) struct LegA {
 pub(crate) struct LegB {
     pub(crate) tx: TxId,
     pub(crate) candidate: usize,
+    /// Which of the gateway's addresses.
+    pub(crate) target: usize,
     pub(crate) call_id: String,
     pub(crate) from: String,
     pub(crate) to: String,
@@ -46,11 +48,13 @@ pub(crate) struct LegB {
     /// Where in-dialog requests go (the Contact of the 2xx).
     pub(crate) remote_target: Option<String>,
     pub(crate) cseq: u32,
+    /// Any response (even 100) came back from this address.
+    pub(crate) heard: bool,
     pub(crate) provisional: bool,
     /// Abandoned by failover or timeout: a late 2xx is ACKed and hung up.
     pub(crate) abandoned: bool,
-    /// The routing gateway's line this attempt holds; taken (once) when released.
-    pub(crate) held: Option<std::sync::Arc<str>>,
+    /// The routing gateway and group lines this attempt holds; drained (once) when released.
+    pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
 }
 
 #[derive(Debug)]
@@ -61,6 +65,13 @@ pub(crate) struct Call {
     /// Every attempt; the last is the live one unless abandoned.
     pub(crate) b: Vec<LegB>,
     pub(crate) started: Instant,
+    /// `started` in unix milliseconds.
+    pub(crate) start_ms: i64,
+    /// Caller and callee as received.
+    pub(crate) caller: String,
+    pub(crate) callee: String,
+    /// The first 18x.
+    pub(crate) ringing: Option<Instant>,
     pub(crate) connected: Option<Instant>,
     /// Armed engine timers, by [`CallTimer::index`].
     pub(crate) timers: [Option<Instant>; 4],

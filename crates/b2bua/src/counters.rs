@@ -1,31 +1,83 @@
 //! Live concurrency and calls-per-second counters, kept by name so that a snapshot swap never
 //! resets or misattributes them, and read by the routing engine through [`LiveCounters`].
+//!
+//! One [`Counters`] is shared (cheap clone) by every engine shard of a switch: a line limit is a
+//! limit on the switch, not on a shard. Admission takes the lock once for the routing decision
+//! and the holds it makes ([`Counters::lock`]), so two shards can never both take the last line.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tollswitch_model::{AccountId, GatewayGroupId, MappingGatewayId, RoutingGatewayId};
 use tollswitch_routing::{LiveCounters, RoutingSnapshot};
 
-/// Calls in progress and calls started in the current second, per object name.
-#[derive(Debug, Default)]
+/// Calls in progress and calls started in the current second, per object name; shared by the
+/// engine shards of one switch.
+#[derive(Debug, Clone, Default)]
 pub struct Counters {
-    /// Indexed by [`Kind`]; keyed by name, looked up by `&str` without allocating.
-    calls: [HashMap<Arc<str>, u32>; 3],
-    cps: [HashMap<Arc<str>, (i64, u32)>; 3],
+    inner: Arc<Mutex<Table>>,
 }
+
+/// The counts behind [`Counters`]; reached through [`Counters::lock`].
+#[derive(Debug, Default)]
+pub struct Table {
+    /// Indexed by [`Kind`]; keyed by name, looked up by `&str` without allocating.
+    calls: [HashMap<Arc<str>, u32>; KINDS],
+    cps: [HashMap<Arc<str>, (i64, u32)>; KINDS],
+}
+
+const KINDS: usize = 4;
 
 /// What a counter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// A mapping gateway (customer side).
     MappingGateway,
-    /// An account.
+    /// An account, or an agent above it.
     Account,
     /// A routing gateway (vendor side).
     RoutingGateway,
+    /// A gateway group (every call through one of its members).
+    GatewayGroup,
 }
 
 impl Counters {
+    /// The table, locked. A poisoned lock (a panic elsewhere while holding it) still yields the
+    /// counts: they are plain integers and stay consistent.
+    pub fn lock(&self) -> MutexGuard<'_, Table> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self, kind: Kind, name: &str) -> u32 {
+        self.lock().calls(kind, name)
+    }
+
+    /// True when nothing is held: every call and attempt has released what it took.
+    pub fn is_idle(&self) -> bool {
+        self.lock().is_idle()
+    }
+
+    /// Every name with calls in progress, by kind (for monitors).
+    pub fn snapshot(&self) -> Vec<(Kind, Arc<str>, u32)> {
+        let t = self.lock();
+        let kinds = [
+            Kind::MappingGateway,
+            Kind::Account,
+            Kind::RoutingGateway,
+            Kind::GatewayGroup,
+        ];
+        let mut out = Vec::new();
+        for kind in kinds {
+            for (name, n) in &t.calls[kind as usize] {
+                out.push((kind, name.clone(), *n));
+            }
+        }
+        out.sort_by(|a, b| (a.0 as usize, &a.1).cmp(&(b.0 as usize, &b.1)));
+        out
+    }
+}
+
+impl Table {
     /// One more call in progress (and one more started in `second`).
     pub fn hold(&mut self, kind: Kind, name: &Arc<str>, second: i64) {
         *self.calls[kind as usize].entry(name.clone()).or_insert(0) += 1;
@@ -62,7 +114,7 @@ impl Counters {
         }
     }
 
-    /// True when nothing is held: every call and attempt has released what it took.
+    /// True when nothing is held.
     pub fn is_idle(&self) -> bool {
         self.calls.iter().all(HashMap::is_empty)
     }
@@ -77,9 +129,9 @@ impl Counters {
     }
 }
 
-/// [`Counters`] seen through one snapshot's ids.
+/// [`Table`] seen through one snapshot's ids.
 pub struct View<'a> {
-    counters: &'a Counters,
+    counters: &'a Table,
     snapshot: &'a RoutingSnapshot,
     second: i64,
 }
@@ -101,8 +153,10 @@ impl LiveCounters for View<'_> {
     fn routing_gateway_asr_permille(&self, _: RoutingGatewayId) -> Option<u16> {
         None
     }
-    fn gateway_group_calls(&self, _: GatewayGroupId) -> u32 {
-        0
+    fn gateway_group_calls(&self, id: GatewayGroupId) -> u32 {
+        self.snapshot
+            .gateway_group_name(id)
+            .map_or(0, |n| self.counters.calls(Kind::GatewayGroup, n))
     }
     fn account_calls(&self, id: AccountId) -> u32 {
         self.snapshot

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollswitch_model::SipCode;
 use tollswitch_model::provisioning::Transport as GwTransport;
-use tollswitch_routing::{CallRequest, Next, RejectReason, RoutingSnapshot, next_after, route};
+use tollswitch_routing::{
+    CallRequest, Next, RejectReason, RouteDecision, RoutingSnapshot, next_after, route,
+};
 use tollswitch_sip_core::{Endpoint, Event, Peer, Transport, TxId};
 use tollswitch_sip_msg::{
     Algorithm, Challenge, Credentials, Message, Method, response_to, verify_digest,
@@ -32,6 +34,9 @@ pub struct Config {
     pub max_call_duration: Option<Duration>,
     /// `SS_SIP_AUTHENTICATION_REALM`: the realm of the 407 challenges.
     pub realm: String,
+    /// Prefix of every leg B Call-ID this engine makes (a switch with several engine shards
+    /// gives each its own, so a vendor's messages reach the shard that owns the call).
+    pub call_id_prefix: String,
 }
 
 /// How long a nonce we issued stays valid.
@@ -53,6 +58,23 @@ pub enum EndedBy {
 pub struct CallEnd {
     /// Leg A's Call-ID.
     pub call_id: String,
+    /// Where the INVITE came from.
+    pub source: SocketAddr,
+    /// Caller as received (From user).
+    pub caller: String,
+    /// Callee as received (Request-URI user).
+    pub callee: String,
+    /// The routing decision, when the call got that far: mapping gateway, account, agents,
+    /// numbers as sent, customer rate and every candidate with its vendor rate.
+    pub decision: Option<Box<RouteDecision>>,
+    /// The candidate (index into the decision's candidates) that answered, or the last tried.
+    pub carrier: Option<usize>,
+    /// When the INVITE arrived, unix milliseconds.
+    pub start_ms: i64,
+    /// INVITE to the first 18x (post-dial delay).
+    pub pdd: Option<Duration>,
+    /// INVITE to the answer.
+    pub answer_after: Option<Duration>,
     /// The final code of the call (200 for an answered call).
     pub final_code: u16,
     /// Whether it was answered.
@@ -94,6 +116,8 @@ pub struct B2bua {
     counters: Counters,
     /// Nonces issued in 407 challenges and when.
     nonces: HashMap<String, Instant>,
+    /// Refusing new calls (graceful shutdown): INVITEs get 503 with Retry-After.
+    draining: bool,
 }
 
 /// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
@@ -106,8 +130,17 @@ struct Relay {
 }
 
 impl B2bua {
-    /// An engine routing over `snapshot`.
+    /// An engine routing over `snapshot`, with counters of its own.
     pub fn new(config: Config, snapshot: Arc<RoutingSnapshot>) -> B2bua {
+        B2bua::with_counters(config, snapshot, Counters::default())
+    }
+
+    /// An engine sharing `counters` with the other engine shards of the switch.
+    pub fn with_counters(
+        config: Config,
+        snapshot: Arc<RoutingSnapshot>,
+        counters: Counters,
+    ) -> B2bua {
         B2bua {
             config,
             snapshot,
@@ -120,8 +153,9 @@ impl B2bua {
             events: VecDeque::new(),
             next_id: 1,
             relays: HashMap::new(),
-            counters: Counters::default(),
+            counters,
             nonces: HashMap::new(),
+            draining: false,
         }
     }
 
@@ -133,6 +167,34 @@ impl B2bua {
     /// Live line and CPS counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Stops (or resumes) taking new calls: while draining, every new INVITE is answered 503
+    /// with Retry-After and calls in progress go on.
+    pub fn set_draining(&mut self, on: bool) {
+        self.draining = on;
+    }
+
+    /// Ends every call in progress now (shutdown after the drain period): answered calls get
+    /// BYE on both legs, unanswered ones 503 on leg A and CANCEL on leg B.
+    pub fn hangup_all(&mut self, now: Instant, ep: &mut Endpoint) {
+        let ids: Vec<u64> = self.calls.keys().copied().collect();
+        for id in ids {
+            let connected = self.calls.get(&id).is_some_and(|c| c.connected.is_some());
+            if connected {
+                self.bye_both(now, id, ep);
+                self.end(now, id, 200, EndedBy::Switch, "switch shutting down");
+            } else {
+                if let Some(call) = self.calls.get_mut(&id)
+                    && let Some(leg) = call.live_b_mut()
+                {
+                    leg.abandoned = true;
+                    let tx = leg.tx;
+                    let _ = ep.cancel(now, tx);
+                }
+                self.fail_call_by(now, id, 503, EndedBy::Switch, "switch shutting down", ep);
+            }
+        }
     }
 
     /// Calls in progress.
@@ -180,8 +242,16 @@ impl B2bua {
             }
             match kind {
                 CallTimer::Invite | CallTimer::Ringing => {
-                    self.abandon_live_b(now, id, ep);
-                    self.failover(now, id, SipCode::REQUEST_TIMEOUT, ep);
+                    match self.abandon_live_b(now, id, ep) {
+                        // Not a single response from this address: the gateway's next one.
+                        Some((idx, target, false))
+                            if kind == CallTimer::Invite
+                                && self.has_target_after(id, idx, target) =>
+                        {
+                            self.try_candidate(now, id, idx, target + 1, ep);
+                        }
+                        _ => self.failover(now, id, SipCode::REQUEST_TIMEOUT, ep),
+                    }
                 }
                 CallTimer::MaxDuration => {
                     self.bye_both(now, id, ep);
@@ -243,7 +313,7 @@ impl B2bua {
             Event::Cancelled { invite, .. } => self.on_cancel(now, invite, ep),
             Event::Timeout { tx } => {
                 if let Some(&id) = self.by_b_tx.get(&tx) {
-                    self.b_failed(now, id, tx, SipCode::REQUEST_TIMEOUT, ep);
+                    self.b_failed(now, id, tx, SipCode::REQUEST_TIMEOUT, true, ep);
                 } else if let Some(r) = self.relays.remove(&tx) {
                     answer(
                         now,
@@ -258,7 +328,7 @@ impl B2bua {
             }
             Event::TransportError { tx } => {
                 if let Some(&id) = self.by_b_tx.get(&tx) {
-                    self.b_failed(now, id, tx, SipCode::SERVICE_UNAVAILABLE, ep);
+                    self.b_failed(now, id, tx, SipCode::SERVICE_UNAVAILABLE, true, ep);
                 } else if let Some(r) = self.relays.remove(&tx) {
                     answer(
                         now,
@@ -282,10 +352,6 @@ impl B2bua {
     }
 
     fn new_call(&mut self, now: Instant, tx: TxId, msg: Message, source: Peer, ep: &mut Endpoint) {
-        if msg.max_forwards() == Some(0) {
-            answer(now, ep, tx, &msg, 483, "Too Many Hops", None);
-            return;
-        }
         let callee = msg
             .request_uri()
             .and_then(|u| u.user())
@@ -296,6 +362,39 @@ impl B2bua {
             .and_then(|f| f.uri().user())
             .unwrap_or_default()
             .to_owned();
+        if self.draining {
+            let tag = ep.new_tag();
+            let resp = response_to(&msg, 503, "Service Unavailable", Some(&tag))
+                .header("Retry-After", "30")
+                .header("Reason", "SIP;cause=503;text=\"switch shutting down\"")
+                .build();
+            let _ = ep.send_response(now, tx, resp);
+            self.rejected(
+                now,
+                &msg,
+                source,
+                caller,
+                callee,
+                503,
+                "switch shutting down",
+                None,
+            );
+            return;
+        }
+        if msg.max_forwards() == Some(0) {
+            answer(now, ep, tx, &msg, 483, "Too Many Hops", None);
+            self.rejected(
+                now,
+                &msg,
+                source,
+                caller,
+                callee,
+                483,
+                "too many hops",
+                None,
+            );
+            return;
+        }
         // Digest authentication (RFC 3261 §22.3): verify credentials when present.
         let mut digest_user = None;
         if let Some(creds) = msg.proxy_authorization() {
@@ -309,6 +408,16 @@ impl B2bua {
                 },
                 Err(_) => {
                     answer(now, ep, tx, &msg, 400, "Bad Proxy-Authorization", None);
+                    self.rejected(
+                        now,
+                        &msg,
+                        source,
+                        caller,
+                        callee,
+                        400,
+                        "malformed Proxy-Authorization",
+                        None,
+                    );
                     return;
                 }
             }
@@ -320,13 +429,18 @@ impl B2bua {
             callee: &callee,
         };
         let unix = self.unix(now);
+        // One lock for the decision and the lines it takes: no other shard can take the last
+        // line in between.
+        let counters = self.counters.clone();
+        let mut table = counters.lock();
         let decision = route(
             &self.snapshot,
             &request,
-            &self.counters.view(&self.snapshot, unix),
+            &table.view(&self.snapshot, unix),
             unix,
         );
         if let Some(reject) = &decision.reject {
+            drop(table);
             let wants_digest = matches!(reject.reason, RejectReason::DigestRequired)
                 || (digest_user.is_none()
                     && matches!(reject.reason, RejectReason::UnknownSource)
@@ -350,20 +464,18 @@ impl B2bua {
                 reject.code.reason_phrase(),
                 Some(&reason),
             );
-            self.events.push_back(CallEvent::Ended(CallEnd {
-                call_id: msg.call_id().to_owned(),
-                final_code: code,
-                connected: false,
-                ended_by: EndedBy::Switch,
-                reason: reason_text,
-                tried: Vec::new(),
-                hold_time: Duration::ZERO,
-                duration: Duration::ZERO,
-            }));
+            self.rejected(
+                now,
+                &msg,
+                source,
+                caller,
+                callee,
+                code,
+                &reason_text,
+                Some(decision),
+            );
             return;
         }
-        let id = self.next_id;
-        self.next_id += 1;
         let mut held = Vec::new();
         if let Some(m) = &decision.mapping_gateway {
             held.push((Kind::MappingGateway, m.name.clone()));
@@ -371,9 +483,15 @@ impl B2bua {
         if let Some(a) = &decision.account {
             held.push((Kind::Account, a.name.clone()));
         }
-        for (kind, name) in &held {
-            self.counters.hold(*kind, name, unix);
+        for agent in &decision.agents {
+            held.push((Kind::Account, agent.name.clone()));
         }
+        for (kind, name) in &held {
+            table.hold(*kind, name, unix);
+        }
+        drop(table);
+        let id = self.next_id;
+        self.next_id += 1;
         let call_id = msg.call_id().to_owned();
         let call = Call {
             phase: Phase::Trying,
@@ -388,6 +506,10 @@ impl B2bua {
             },
             b: Vec::new(),
             started: now,
+            start_ms: self.unix_ms(now),
+            caller,
+            callee,
+            ringing: None,
             connected: None,
             timers: [None; 4],
             ok_a: None,
@@ -397,7 +519,47 @@ impl B2bua {
         self.calls.insert(id, call);
         self.by_a_tx.insert(tx, id);
         self.by_call_id.insert(call_id, id);
-        self.try_candidate(now, id, 0, ep);
+        self.try_candidate(now, id, 0, 0, ep);
+    }
+
+    /// Records a call refused before it had legs (every attempt gets a CDR).
+    #[allow(clippy::too_many_arguments)]
+    fn rejected(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        source: Peer,
+        caller: String,
+        callee: String,
+        code: u16,
+        why: &str,
+        decision: Option<RouteDecision>,
+    ) {
+        self.events.push_back(CallEvent::Ended(CallEnd {
+            call_id: msg.call_id().to_owned(),
+            source: source.addr,
+            caller,
+            callee,
+            decision: decision.map(Box::new),
+            carrier: None,
+            start_ms: self.unix_ms(now),
+            pdd: None,
+            answer_after: None,
+            final_code: code,
+            connected: false,
+            ended_by: EndedBy::Switch,
+            reason: why.to_owned(),
+            tried: Vec::new(),
+            hold_time: Duration::ZERO,
+            duration: Duration::ZERO,
+        }));
+    }
+
+    fn unix_ms(&self, now: Instant) -> i64 {
+        let (at, unix) = self.config.epoch;
+        let delta = now.saturating_duration_since(at).as_millis();
+        unix.saturating_mul(1000)
+            .saturating_add(i64::try_from(delta).unwrap_or(i64::MAX))
     }
 
     /// `Ok` when the credentials answer a fresh nonce of ours for a known user with the right
@@ -439,8 +601,16 @@ impl B2bua {
         let _ = ep.send_response(now, tx, resp);
     }
 
-    /// Sends leg B to candidate `idx`; a candidate that cannot be reached is failed over at once.
-    fn try_candidate(&mut self, now: Instant, id: u64, idx: usize, ep: &mut Endpoint) {
+    /// Sends leg B to candidate `idx` at its first usable target from `target` on; a candidate
+    /// that cannot be reached is failed over at once.
+    fn try_candidate(
+        &mut self,
+        now: Instant,
+        id: u64,
+        idx: usize,
+        target: usize,
+        ep: &mut Endpoint,
+    ) {
         let local = self.config.local;
         let Some(call) = self.calls.get(&id) else {
             return;
@@ -450,22 +620,28 @@ impl B2bua {
             return;
         };
         let gw = cand.gateway.clone();
-        let dest = gw.targets.iter().find_map(|t| {
-            let ip: IpAddr = t.host.parse().ok()?;
-            let transport = match t.transport {
-                GwTransport::Udp => Transport::Udp,
-                GwTransport::Tcp => Transport::Tcp,
-            };
-            Some((
-                Peer {
-                    transport,
-                    addr: SocketAddr::new(ip, t.port),
-                },
-                t.host.clone(),
-                t.port,
-            ))
-        });
-        let Some((dest, host, port)) = dest else {
+        let dest = gw
+            .targets
+            .iter()
+            .enumerate()
+            .skip(target)
+            .find_map(|(i, t)| {
+                let ip: IpAddr = t.host.parse().ok()?;
+                let transport = match t.transport {
+                    GwTransport::Udp => Transport::Udp,
+                    GwTransport::Tcp => Transport::Tcp,
+                };
+                Some((
+                    Peer {
+                        transport,
+                        addr: SocketAddr::new(ip, t.port),
+                    },
+                    t.host.clone(),
+                    t.port,
+                    i,
+                ))
+            });
+        let Some((dest, host, port, target)) = dest else {
             // Host names need a resolver in front of the engine; until then the gateway fails.
             if let Some(c) = self.calls.get_mut(&id) {
                 c.tried.push((gw.name.clone(), 503));
@@ -475,11 +651,17 @@ impl B2bua {
         };
         let tag = ep.new_tag();
         let branch = ep.new_branch();
-        let b_call_id = format!("{}@{}", ep.new_tag(), crate::call::host_of(local));
+        let b_call_id = format!(
+            "{}{}@{}",
+            self.config.call_id_prefix,
+            ep.new_tag(),
+            crate::call::host_of(local)
+        );
         let ruri = vendor_uri(cand.callee.as_str(), &host, port);
         let leg = LegB {
             tx: TxId(0),
             candidate: idx,
+            target,
             call_id: b_call_id.clone(),
             from: format!(
                 "<sip:{}@{}>;tag={tag}",
@@ -492,9 +674,10 @@ impl B2bua {
             remote_tag: None,
             remote_target: None,
             cseq: 1,
+            heard: false,
             provisional: false,
             abandoned: false,
-            held: None,
+            held: Vec::new(),
         };
         let mf = call
             .a
@@ -520,15 +703,19 @@ impl B2bua {
                     .map_or(self.config.invite_timeout, |s| {
                         Duration::from_secs(u64::from(s))
                     });
-                let name: Arc<str> = Arc::from(gw.name.as_str());
-                self.counters
-                    .hold(Kind::RoutingGateway, &name, self.unix(now));
+                let mut held = vec![(Kind::RoutingGateway, Arc::from(gw.name.as_str()))];
+                for g in &gw.groups {
+                    held.push((Kind::GatewayGroup, g.name.clone()));
+                }
+                {
+                    let unix = self.unix(now);
+                    let mut table = self.counters.lock();
+                    for (kind, name) in &held {
+                        table.hold(*kind, name, unix);
+                    }
+                }
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.b.push(LegB {
-                        tx,
-                        held: Some(name),
-                        ..leg
-                    });
+                    c.b.push(LegB { tx, held, ..leg });
                     c.phase = Phase::Trying;
                 }
                 self.by_b_tx.insert(tx, id);
@@ -570,6 +757,7 @@ impl B2bua {
             }
             return;
         }
+        call.b[leg_idx].heard = true;
         if code == 100 {
             return;
         }
@@ -579,6 +767,9 @@ impl B2bua {
         }
         if code < 200 {
             leg.provisional = true;
+            if call.ringing.is_none() {
+                call.ringing = Some(now);
+            }
             let was_trying = call.phase == Phase::Trying;
             call.phase = Phase::Ringing;
             call.timers[CallTimer::Invite.index()] = None;
@@ -639,12 +830,23 @@ impl B2bua {
             id,
             tx,
             SipCode::new(code).unwrap_or(SipCode::SERVER_INTERNAL_ERROR),
+            false,
             ep,
         );
     }
 
-    /// Leg B `tx` ended without an answer: record it and fail over.
-    fn b_failed(&mut self, now: Instant, id: u64, tx: TxId, code: SipCode, ep: &mut Endpoint) {
+    /// Leg B `tx` ended without an answer: record it and fail over. `silent`: the address
+    /// never answered at all (Timer B, transport error), so the gateway's next address is tried
+    /// before the next gateway.
+    fn b_failed(
+        &mut self,
+        now: Instant,
+        id: u64,
+        tx: TxId,
+        code: SipCode,
+        silent: bool,
+        ep: &mut Endpoint,
+    ) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -652,31 +854,47 @@ impl B2bua {
             return;
         };
         leg.abandoned = true;
-        release_leg(&mut self.counters, leg);
+        release_leg(&self.counters, leg);
         let gw = call
             .decision
             .candidates
             .get(leg.candidate)
             .map(|c| c.gateway.name.clone())
             .unwrap_or_default();
-        let idx = leg.candidate;
+        let (idx, target, heard) = (leg.candidate, leg.target, leg.heard);
         call.tried.push((gw, code.as_u16()));
         call.timers[CallTimer::Invite.index()] = None;
         call.timers[CallTimer::Ringing.index()] = None;
+        if silent && !heard && self.has_target_after(id, idx, target) {
+            self.try_candidate(now, id, idx, target + 1, ep);
+            return;
+        }
         self.next_or_stop(now, id, idx, code, ep);
     }
 
+    /// True when candidate `idx` of call `id` has an address after `target`.
+    fn has_target_after(&self, id: u64, idx: usize, target: usize) -> bool {
+        self.calls
+            .get(&id)
+            .and_then(|c| c.decision.candidates.get(idx))
+            .is_some_and(|c| c.gateway.targets.len() > target + 1)
+    }
+
     /// Gives up on the live leg B (timeout): CANCEL it (deferred until a provisional, RFC 3261
-    /// §9.1) and record the assumed code.
-    fn abandon_live_b(&mut self, now: Instant, id: u64, ep: &mut Endpoint) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(leg) = call.live_b_mut() else { return };
+    /// §9.1) and record the assumed code. Returns its candidate, address index and whether it
+    /// ever answered anything.
+    fn abandon_live_b(
+        &mut self,
+        now: Instant,
+        id: u64,
+        ep: &mut Endpoint,
+    ) -> Option<(usize, usize, bool)> {
+        let call = self.calls.get_mut(&id)?;
+        let leg = call.live_b_mut()?;
         leg.abandoned = true;
-        release_leg(&mut self.counters, leg);
+        release_leg(&self.counters, leg);
         let tx = leg.tx;
-        let idx = leg.candidate;
+        let (idx, target, heard) = (leg.candidate, leg.target, leg.heard);
         let _ = ep.cancel(now, tx);
         let gw = call
             .decision
@@ -685,6 +903,7 @@ impl B2bua {
             .map(|c| c.gateway.name.clone())
             .unwrap_or_default();
         call.tried.push((gw, 408));
+        Some((idx, target, heard))
     }
 
     /// After a timeout: the next candidate or the end of the call.
@@ -708,7 +927,7 @@ impl B2bua {
             return;
         };
         match next_after(&call.decision, idx, code) {
-            Next::Continue(next) => self.try_candidate(now, id, next, ep),
+            Next::Continue(next) => self.try_candidate(now, id, next, 0, ep),
             Next::Stop(final_code) => {
                 let c = final_code.as_u16();
                 self.fail_call(now, id, c, "failover stopped", ep);
@@ -718,17 +937,32 @@ impl B2bua {
 
     /// Answers leg A with a final failure and ends the call.
     fn fail_call(&mut self, now: Instant, id: u64, code: u16, why: &str, ep: &mut Endpoint) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let phrase = SipCode::new(code).map_or("Failure", SipCode::reason_phrase);
-        let resp = response_to(&call.a.invite, code, phrase, Some(&call.a.to_tag)).build();
-        let _ = ep.send_response(now, call.a.tx, resp);
         let ended_by = if code == 487 {
             EndedBy::Caller
         } else {
             EndedBy::Callee
         };
+        self.fail_call_by(now, id, code, ended_by, why, ep);
+    }
+
+    fn fail_call_by(
+        &mut self,
+        now: Instant,
+        id: u64,
+        code: u16,
+        ended_by: EndedBy,
+        why: &str,
+        ep: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let phrase = SipCode::new(code).map_or("Failure", SipCode::reason_phrase);
+        let mut resp = response_to(&call.a.invite, code, phrase, Some(&call.a.to_tag));
+        if ended_by == EndedBy::Switch && code == 503 {
+            resp.push_header("Retry-After", "30");
+        }
+        let _ = ep.send_response(now, call.a.tx, resp.build());
         self.end(now, id, code, ended_by, why);
     }
 
@@ -934,11 +1168,14 @@ impl B2bua {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        for (kind, name) in &call.held {
-            self.counters.release(*kind, name);
+        {
+            let mut table = self.counters.lock();
+            for (kind, name) in &call.held {
+                table.release(*kind, name);
+            }
         }
         for leg in &mut call.b {
-            release_leg(&mut self.counters, leg);
+            release_leg(&self.counters, leg);
         }
         self.by_a_tx.remove(&call.a.tx);
         self.by_call_id.remove(&call.a.call_id);
@@ -949,8 +1186,26 @@ impl B2bua {
         let hold_time = call
             .connected
             .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        let carrier = if call.connected.is_some() {
+            call.b
+                .iter()
+                .rev()
+                .find(|b| !b.abandoned)
+                .map(|b| b.candidate)
+        } else {
+            call.b.last().map(|b| b.candidate)
+        };
+        let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(call.started));
         self.events.push_back(CallEvent::Ended(CallEnd {
             call_id: call.a.call_id.clone(),
+            source: call.a.source.addr,
+            caller: std::mem::take(&mut call.caller),
+            callee: std::mem::take(&mut call.callee),
+            carrier,
+            start_ms: call.start_ms,
+            pdd: since(call.ringing),
+            answer_after: since(call.connected),
+            decision: Some(Box::new(call.decision)),
             final_code: code,
             connected: call.connected.is_some(),
             ended_by,
@@ -962,10 +1217,14 @@ impl B2bua {
     }
 }
 
-/// Releases the routing gateway line an attempt holds, at most once.
-fn release_leg(counters: &mut Counters, leg: &mut LegB) {
-    if let Some(name) = leg.held.take() {
-        counters.release(Kind::RoutingGateway, &name);
+/// Releases the routing gateway and group lines an attempt holds, at most once.
+fn release_leg(counters: &Counters, leg: &mut LegB) {
+    if leg.held.is_empty() {
+        return;
+    }
+    let mut table = counters.lock();
+    for (kind, name) in leg.held.drain(..) {
+        table.release(kind, &name);
     }
 }
 

@@ -228,6 +228,7 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
         ringing_timeout: Duration::from_secs(120),
         max_call_duration: None,
         realm: "tollswitch".to_owned(),
+        call_id_prefix: String::new(),
     };
     let ended = Rc::new(RefCell::new(Vec::new()));
     let engine = Rc::new(RefCell::new(B2bua::new(config, snapshot)));
@@ -1047,4 +1048,212 @@ fn digest_authenticated_customer_is_challenged_407_then_routed() {
         .iter()
         .any(|m| m.call_id() == "auth-good" && m.status() == Some(200));
     assert!(good, "the right password is routed and answered");
+}
+
+/// The final codes the caller got for one Call-ID.
+fn finals_of(s: &Setup, call_id: &str) -> Vec<u16> {
+    let mut v: Vec<u16> = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .filter(|m| m.call_id() == call_id && m.cseq().method == Method::Invite)
+        .filter_map(|m| m.status().filter(|c| *c >= 200))
+        .collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn a_silent_first_address_moves_to_the_gateways_second_address() {
+    let two = PROVISIONING.replace(
+        "targets = [{ host = \"127.0.0.1\", port = 5080 }]",
+        "targets = [{ host = \"127.0.0.1\", port = 5099 }, { host = \"127.0.0.1\", port = 5080 }]",
+    );
+    let mut s = setup(21, 0, &two);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "two-addresses");
+    s.w.drive(Duration::from_secs(15));
+    assert_eq!(finals(&s), vec![200]);
+    assert_eq!(requests_seen(&s.w, s.v2, "INVITE"), 0, "gw2 was not needed");
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(2));
+    let ended = s.ended.borrow();
+    assert_eq!(
+        ended[0].tried,
+        vec![("gw1".to_owned(), 408), ("gw1".to_owned(), 200)],
+        "the silent address timed out after SS_SIP_TIMEOUT_INVITE, then the second answered"
+    );
+    assert_eq!(ended[0].carrier, Some(0));
+}
+
+#[test]
+fn a_gateway_group_line_limit_counts_calls_of_every_member() {
+    let grouped = format!(
+        "{PROVISIONING}\n[[gateway_group]]\nname = \"uk\"\nline_limit = 1\nmembers = [\"gw1\", \"gw2\"]\n"
+    );
+    let mut s = setup(22, 0, &grouped);
+    vendor(&mut s.w, s.v1, vec![200]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    start_call(&mut s, "441234", "g1");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(
+        s.engine
+            .borrow()
+            .counters()
+            .calls(tollswitch_b2bua::CounterKind::GatewayGroup, "uk"),
+        1
+    );
+    start_call(&mut s, "441234", "g2");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals_of(&s, "g1"), vec![200]);
+    assert_eq!(
+        finals_of(&s, "g2"),
+        vec![503],
+        "both members are in the full group"
+    );
+    assert_eq!(requests_seen(&s.w, s.v2, "INVITE"), 0);
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(1));
+    assert!(s.engine.borrow().counters().is_idle());
+}
+
+#[test]
+fn an_agent_line_limit_counts_the_calls_of_its_sub_accounts() {
+    let agent = PROVISIONING
+        .replace(
+            "name = \"customer\"\nkind = \"customer\"",
+            "name = \"customer\"\nkind = \"customer\"\nparent_agent = \"reseller\"",
+        )
+        .replace(
+            "[[account]]\nname = \"vendor-a\"",
+            "[[account]]\nname = \"reseller\"\nkind = \"agent\"\ncurrency = \"USD\"\nline_limit = 1\n\n[[account]]\nname = \"vendor-a\"",
+        );
+    let mut s = setup(23, 0, &agent);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "a1");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(
+        s.engine
+            .borrow()
+            .counters()
+            .calls(tollswitch_b2bua::CounterKind::Account, "reseller"),
+        1
+    );
+    start_call(&mut s, "441234", "a2");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals_of(&s, "a1"), vec![200]);
+    assert_eq!(
+        finals_of(&s, "a2"),
+        vec![503],
+        "the agent's one line is busy"
+    );
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(1));
+    assert!(s.engine.borrow().counters().is_idle());
+}
+
+#[test]
+fn draining_refuses_new_calls_with_503_retry_after_and_lets_calls_finish() {
+    let mut s = setup(24, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    start_call(&mut s, "441234", "before");
+    s.w.drive(Duration::from_secs(1));
+    s.engine.borrow_mut().set_draining(true);
+    start_call(&mut s, "441234", "during");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals_of(&s, "during"), vec![503]);
+    let retry = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.call_id() == "during" && m.status() == Some(503))
+        .and_then(Message::retry_after);
+    assert_eq!(retry, Some(30));
+    assert_eq!(
+        s.engine.borrow().active_calls(),
+        1,
+        "the answered call goes on"
+    );
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(1));
+    let ended = s.ended.borrow();
+    let before = ended
+        .iter()
+        .find(|e| e.call_id == "before")
+        .expect("the first call ended");
+    assert_eq!((before.final_code, before.ended_by), (200, EndedBy::Caller));
+    let during = ended
+        .iter()
+        .find(|e| e.call_id == "during")
+        .expect("the refused attempt is recorded");
+    assert_eq!((during.final_code, during.connected), (503, false));
+    assert_eq!(s.engine.borrow().active_calls(), 0);
+}
+
+#[test]
+fn hangup_all_ends_answered_calls_with_bye_and_ringing_calls_with_503() {
+    let mut s = setup(25, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    vendor(&mut s.w, s.v2, vec![180]);
+    start_call(&mut s, "441234", "answered");
+    s.w.drive(Duration::from_secs(1));
+    // The next call rings at gw1 forever: gw1 now only rings.
+    vendor(&mut s.w, s.v1, vec![180]);
+    start_call(&mut s, "441234", "ringing");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(s.engine.borrow().active_calls(), 2);
+    s.w.with_endpoint(s.switch, |now, ep| {
+        s.engine.borrow_mut().hangup_all(now, ep);
+    });
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals_of(&s, "ringing"), vec![503]);
+    let bye_to_caller = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .any(|m| m.method() == Some(&Method::Bye));
+    assert!(bye_to_caller, "the answered call's caller got a BYE");
+    assert_eq!(requests_seen(&s.w, s.v1, "BYE"), 1, "and its vendor too");
+    let cancelled =
+        s.w.events(s.v1)
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Cancelled { .. }))
+            .count();
+    assert_eq!(cancelled, 1, "the ringing attempt was cancelled");
+    let ended = s.ended.borrow();
+    assert_eq!(ended.len(), 2);
+    assert!(ended.iter().all(|e| e.ended_by == EndedBy::Switch));
+    assert!(s.engine.borrow().counters().is_idle());
+}
+
+#[test]
+fn call_end_carries_what_a_cdr_needs() {
+    let mut s = setup(26, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![503]);
+    vendor(&mut s.w, s.v2, vec![180, 200]);
+    start_call(&mut s, "441234", "cdr");
+    s.w.drive(Duration::from_secs(1));
+    s.w.drive(Duration::from_secs(5));
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(1));
+    let ended = s.ended.borrow();
+    let e = &ended[0];
+    assert_eq!((e.caller.as_str(), e.callee.as_str()), ("100", "441234"));
+    assert_eq!(e.source, addr(UAC));
+    assert_eq!(e.carrier, Some(1), "the second candidate carried it");
+    assert!(
+        (1_800_000_000_000..1_800_000_000_100).contains(&e.start_ms),
+        "{}",
+        e.start_ms
+    );
+    assert!(e.pdd.is_some() && e.answer_after >= e.pdd);
+    assert!(e.hold_time >= Duration::from_secs(5));
+    let d = e.decision.as_ref().expect("routed");
+    assert_eq!(d.account.as_ref().map(|a| &*a.name), Some("customer"));
+    assert_eq!(
+        d.customer_rate.as_ref().map(|r| r.prefix.as_str()),
+        Some("44")
+    );
+    assert_eq!(d.candidates[1].gateway.name, "gw2");
 }

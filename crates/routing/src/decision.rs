@@ -624,6 +624,8 @@ pub struct GatewayProfile {
     pub p_asserted_identity: PaiMode,
     /// Share concurrency with the cluster by SIP PUBLISH.
     pub allow_publish: bool,
+    /// The gateway groups it belongs to (their line limits count its calls).
+    pub groups: Vec<Named<GatewayGroupId>>,
 }
 
 /// A routing gateway to try, in order, with the numbers to send and the price.
@@ -670,6 +672,8 @@ pub struct RouteDecision {
     pub mapping_gateway: Option<Named<MappingGatewayId>>,
     /// Its account.
     pub account: Option<Named<AccountId>>,
+    /// The agents above the account, nearest first (their line limits count the call too).
+    pub agents: Vec<Named<AccountId>>,
     /// Caller as received.
     pub caller_in: String,
     /// Callee as received.
@@ -707,6 +711,7 @@ impl RouteDecision {
             reject: None,
             mapping_gateway: None,
             account: None,
+            agents: Vec::new(),
             caller_in: caller.to_owned(),
             callee_in: callee.to_owned(),
             caller_steps: Vec::new(),

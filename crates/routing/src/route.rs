@@ -293,6 +293,12 @@ pub fn route<C: LiveCounters + ?Sized>(
         }
         chain[chain_len] = ai;
         chain_len += 1;
+        if chain_len > 1 {
+            d.agents.push(Named {
+                id: AccountId(i64::from(ai)),
+                name: a.name.clone(),
+            });
+        }
         cur = a.parent;
     }
     let chain = &chain[..chain_len];

@@ -364,6 +364,15 @@ impl RoutingSnapshot {
                 codecs: g.codecs.clone(),
                 p_asserted_identity: g.p_asserted_identity,
                 allow_publish: g.allow_publish,
+                groups: groups_of
+                    .iter()
+                    .filter_map(|&gi| {
+                        Some(Named {
+                            id: GatewayGroupId(i64::from(gi)),
+                            name: groups.get(gi as usize)?.name.clone(),
+                        })
+                    })
+                    .collect(),
             });
             routing_gateways.push(RoutingEntry {
                 profile,

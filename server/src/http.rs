@@ -1,0 +1,117 @@
+//! The node's HTTP endpoint: `/healthz`, `/readyz` and Prometheus `/metrics`.
+
+use crate::serve::Switch;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tollswitch_b2bua::CounterKind;
+
+#[derive(Clone)]
+struct AppState {
+    switch: Arc<Switch>,
+    ready: Arc<AtomicBool>,
+}
+
+/// Binds `addr` and serves until the process ends; returns the bound address.
+pub async fn start(
+    addr: SocketAddr,
+    switch: Arc<Switch>,
+    ready: Arc<AtomicBool>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(AppState { switch, ready });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(bound)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 200 while taking calls; 503 once draining (load balancers stop sending new calls).
+async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    }
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let st = &s.switch.transports.stats;
+    let mut out = String::with_capacity(2048);
+    let counters = [
+        (
+            "tollswitch_sip_received_total",
+            "SIP messages received.",
+            &st.received,
+        ),
+        ("tollswitch_sip_sent_total", "SIP messages sent.", &st.sent),
+        (
+            "tollswitch_sip_send_errors_total",
+            "SIP sends that failed.",
+            &st.send_errors,
+        ),
+        (
+            "tollswitch_sip_stateless_rejected_total",
+            "Requests answered statelessly (unknown source).",
+            &st.stateless_rejected,
+        ),
+        (
+            "tollswitch_sip_overload_rejected_total",
+            "Requests answered 503 because an engine queue was full.",
+            &st.overload_rejected,
+        ),
+        (
+            "tollswitch_sip_overload_dropped_total",
+            "Messages dropped because an engine queue was full.",
+            &st.overload_dropped,
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tollswitch_busy Calls and transactions in progress.\n# TYPE tollswitch_busy gauge\ntollswitch_busy {}",
+        s.switch.busy()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tollswitch_active_calls Calls in progress per object.\n# TYPE tollswitch_active_calls gauge"
+    );
+    for (kind, name, n) in s.switch.counters.snapshot() {
+        let kind = match kind {
+            CounterKind::MappingGateway => "mapping_gateway",
+            CounterKind::Account => "account",
+            CounterKind::RoutingGateway => "routing_gateway",
+            CounterKind::GatewayGroup => "gateway_group",
+        };
+        let _ = writeln!(
+            out,
+            "tollswitch_active_calls{{kind=\"{kind}\",name=\"{}\"}} {n}",
+            label(&name)
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
