@@ -1285,6 +1285,29 @@ impl Parameters {
         Some(self.u32("SS_MAX_CALL_DURATION", 0)).filter(|v| *v > 0)
     }
 
+    /// `SERVER_CDR_FILE_WRITE_INTERVAL`: seconds per CDR text file; `None` writes no files.
+    pub fn cdr_file_write_interval_secs(&self) -> Option<u32> {
+        match self.values.get("SERVER_CDR_FILE_WRITE_INTERVAL") {
+            Some(ParamValue::Int(v)) => u32::try_from(*v).ok(),
+            _ => None,
+        }
+    }
+
+    /// `SERVER_CDR_FILE_WRITE_MAX`: CDR text files kept.
+    pub fn cdr_file_write_max(&self) -> u32 {
+        self.u32("SERVER_CDR_FILE_WRITE_MAX", 2048)
+    }
+
+    /// `SERVER_MAX_CDR_PENDING_LIST_LENGTH`: capacity of the queue of CDRs waiting to be stored.
+    pub fn max_cdr_pending(&self) -> u32 {
+        self.u32("SERVER_MAX_CDR_PENDING_LIST_LENGTH", 100_000)
+    }
+
+    /// `SERVER_CDR_REAL_TIME_REPORT_SERVER`: where finished CDRs are pushed; `None` when empty.
+    pub fn cdr_real_time_report_server(&self) -> Option<&str> {
+        Some(self.text("SERVER_CDR_REAL_TIME_REPORT_SERVER")).filter(|t| !t.is_empty())
+    }
+
     /// `SS_ENDPOINT_EXPIRE`: registration lifetime granted to phones, seconds.
     pub fn endpoint_expire_secs(&self) -> u32 {
         self.u32("SS_ENDPOINT_EXPIRE", 3600)

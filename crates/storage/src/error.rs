@@ -74,6 +74,41 @@ pub enum StorageError {
         /// What is wrong with it.
         message: String,
     },
+    /// No account has this name.
+    #[error("no account named {0:?}")]
+    UnknownAccount(String),
+    /// A CDR or report query's time range is empty or longer than allowed
+    /// (`SERVER_QUERY_CDR_MAX_DAY_INTERVAL`).
+    #[error("time range: {0}")]
+    QueryRange(String),
+    /// A record handed to storage cannot be written as it is; nothing was written.
+    #[error("{table} {id:?}: field {field}: {message}; nothing was written")]
+    InvalidRecord {
+        /// The table it was meant for (`cdr`, `ledger`).
+        table: &'static str,
+        /// The record's id.
+        id: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A stored CDR or ledger row cannot be read back into the model.
+    #[error("stored {table} {id:?}: field {field}: {message}")]
+    CorruptRecord {
+        /// The table.
+        table: &'static str,
+        /// The row's id.
+        id: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Applying ledger entries would take an account's balance out of the representable range;
+    /// nothing was written.
+    #[error("account {0:?}: the balance would overflow; nothing was written")]
+    BalanceOverflow(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -1,12 +1,16 @@
-//! Storage: provisioning, system parameters and rate decks in SQLite (the embedded default) or
-//! PostgreSQL (production), behind one async API.
+//! Storage: provisioning, system parameters, rate decks, CDRs and the ledger in SQLite (the
+//! embedded default) or PostgreSQL (production), behind one async API.
 //!
 //! ```text
 //!   Storage::connect(url) ── runs migrations (migrations/sqlite or migrations/postgres)
 //!        │
-//!        ├── apply / plan / load_provisioning / export ─┐  one code path for both databases:
-//!        ├── parameter / set_parameter / parameters  ───┤  sqlx `Any` pool, `$1, $2…` placeholders
-//!        │                                               ┘
+//!        ├── apply / plan / load_provisioning / export ─┐
+//!        ├── parameter / set_parameter / parameters  ───┤  one code path for both databases:
+//!        ├── apply_ledger / pay / ledger_for / payments ┤  sqlx `Any` pool, `$1, $2…`
+//!        ├── cdr_search / report_by_*                ───┘  placeholders
+//!        │
+//!        ├── insert_cdrs(&[Cdr]) ── per-database bulk insert, one transaction, idempotent by id
+//!        │                          (SQLite multi-row `?` INSERT / PostgreSQL UNNEST)
 //!        └── import_rates(table, csv) ── parser thread ──batches──► per-database bulk insert
 //!                                            (SQLite `?` rows / PostgreSQL UNNEST into a staging
 //!                                             table, then moved into `rate` in prefix order)
@@ -15,24 +19,40 @@
 //! Provisioning is declarative: [`Storage::apply`] validates a whole [`Provisioning`] with
 //! [`Provisioning::validate`] and then makes the database hold exactly that set, in one
 //! transaction. Objects keep their database id across applies as long as their name stays the
-//! same, so CDRs and ledger rows can refer to ids. [`Storage::export`] gives the set back in
-//! [`normalize`]d order; `export` after `apply(x)` equals `normalize(x)`.
+//! same. [`Storage::export`] gives the set back in [`normalize`]d order; `export` after
+//! `apply(x)` equals `normalize(x)` except for balances: an existing account's balance belongs
+//! to the ledger ([`Storage::apply_ledger`], [`Storage::pay`]) and `apply` never changes it; the
+//! file's balance is only the opening balance of a new account.
 //!
-//! Money is stored as 64-bit integer micro-units and timestamps as 64-bit unix seconds: SQLite's
-//! DECIMAL loses digits, integers do not.
+//! CDRs and ledger rows name accounts and gateways instead of referring to ids: history
+//! outlives the objects it mentions. Both are written idempotently by their own stable ids, so a
+//! journal can be replayed after a crash.
+//!
+//! Money is stored as 64-bit integer micro-units and timestamps as 64-bit integers (unix
+//! seconds in provisioning, milliseconds in CDRs and the ledger): SQLite's DECIMAL loses
+//! digits, integers do not. Reports aggregate in SQL and compute ratios in integers.
 //!
 //! [`Provisioning`]: tollswitch_model::provisioning::Provisioning
 //! [`Provisioning::validate`]: tollswitch_model::provisioning::Provisioning::validate
 
+mod cdr;
 mod error;
+mod ledger;
 mod migrate;
 mod params;
 mod provisioning;
 mod rates;
+mod report;
 
+pub use cdr::{CdrFilter, MAX_SEARCH_LIMIT, TimeRange};
 pub use error::{ImportError, RowError, StorageError};
+pub use ledger::LedgerSummary;
 pub use provisioning::{ApplySummary, Counts, normalize};
 pub use rates::{ImportOptions, ImportSummary, RATE_CSV_COLUMNS};
+pub use report::{
+    AccountReport, AreaReport, CodeCount, HourReport, MappingGatewayReport, RoutingGatewayReport,
+    TrafficStats,
+};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -18,12 +18,20 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Append only: never edit one that has shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "provisioning",
-    sqlite: include_str!("../migrations/sqlite/0001_provisioning.sql"),
-    postgres: include_str!("../migrations/postgres/0001_provisioning.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "provisioning",
+        sqlite: include_str!("../migrations/sqlite/0001_provisioning.sql"),
+        postgres: include_str!("../migrations/postgres/0001_provisioning.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "cdr and ledger",
+        sqlite: include_str!("../migrations/sqlite/0002_cdr_ledger.sql"),
+        postgres: include_str!("../migrations/postgres/0002_cdr_ledger.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
 pub(crate) fn latest_version() -> i64 {

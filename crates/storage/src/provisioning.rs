@@ -112,6 +112,10 @@ pub struct ApplySummary {
     /// Rate rows (re)written: every rate of each created table and of each table whose rates
     /// changed.
     pub rates_written: u64,
+    /// Existing accounts whose balance in the file differs from the stored one. Their balance is
+    /// kept: it changes only through the ledger (payments, charges). A file's balance is the
+    /// opening balance of a new account.
+    pub balances_kept: u64,
     /// True for a plan: nothing was written.
     pub dry_run: bool,
 }
@@ -145,7 +149,16 @@ impl fmt::Display for ApplySummary {
             writeln!(f, "{label:<17} {c}")?;
         }
         let verb = if self.dry_run { "to write" } else { "written" };
-        write!(f, "{:<17} {} {verb}", "rates", self.rates_written)
+        write!(f, "{:<17} {} {verb}", "rates", self.rates_written)?;
+        if self.balances_kept > 0 {
+            write!(
+                f,
+                "\n{:<17} {} kept (balances change only through payments and the ledger; a \
+                 file's balance is the opening balance of a new account)",
+                "balances", self.balances_kept
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -710,6 +723,27 @@ fn owner<'a, T>(
 // Diff
 // ---------------------------------------------------------------------------------------------
 
+/// Gives every account of `want` that already exists its stored balance (an existing balance
+/// belongs to the ledger, never to the file), so that the diff and the write ignore it. Returns
+/// how many file balances differed.
+fn keep_balances(have: &Provisioning, want: &mut Provisioning) -> u64 {
+    let stored: HashMap<&str, Money> = have
+        .accounts
+        .iter()
+        .map(|a| (a.name.as_str(), a.balance))
+        .collect();
+    let mut kept = 0;
+    for a in &mut want.accounts {
+        if let Some(&balance) = stored.get(a.name.as_str())
+            && a.balance != balance
+        {
+            kept += 1;
+            a.balance = balance;
+        }
+    }
+    kept
+}
+
 fn plan(have: &Provisioning, want: &Provisioning, dry_run: bool) -> ApplySummary {
     let have_tables = by_name(&have.rate_tables, |t| &t.name);
     let mut rates_written = 0;
@@ -749,6 +783,7 @@ fn plan(have: &Provisioning, want: &Provisioning, dry_run: bool) -> ApplySummary
         rate_tables: Counts::diff(&have_tables, &pairs(&want.rate_tables, |t| &t.name)),
         parameters: Counts::diff(&params_have, &params_want),
         rates_written,
+        balances_kept: 0,
         dry_run,
     }
 }
@@ -823,30 +858,50 @@ async fn write(
             .as_deref()
             .map(|t| id_of(&ids.rate_tables, K::RateTable, t))
             .transpose()?;
-        let id = upsert(
-            conn,
-            ids.accounts.get(&a.name).copied(),
-            "INSERT INTO account (name, kind, parent_agent_id, currency, balance_micros, \
-             credit_limit_micros, payment_mode, status, expiry, rate_table_id, line_limit, \
-             cps_limit) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-            "UPDATE account SET name = $2, kind = $3, parent_agent_id = NULL, currency = $4, \
-             balance_micros = $5, credit_limit_micros = $6, payment_mode = $7, status = $8, \
-             expiry = $9, rate_table_id = $10, line_limit = $11, cps_limit = $12 WHERE id = $1",
-            &a.name,
-            |q| {
-                q.bind(enum_text(&a.kind))
-                    .bind(a.currency.as_str().to_owned())
-                    .bind(a.balance.micros())
-                    .bind(a.credit_limit.micros())
-                    .bind(enum_text(&a.payment_mode))
-                    .bind(enum_text(&a.status))
-                    .bind(a.expiry)
-                    .bind(rate_table)
-                    .bind(a.line_limit.map(i64::from))
-                    .bind(a.cps_limit.map(i64::from))
-            },
-        )
-        .await?;
+        // The settings shared by INSERT and UPDATE, from `$3` on. The balance is written only
+        // for a new account: an existing one's belongs to the ledger, and not writing it means
+        // a payment committed while this apply runs cannot be lost.
+        let settings = |q: AnyQuery<'static>| {
+            q.bind(enum_text(&a.kind))
+                .bind(a.currency.as_str().to_owned())
+                .bind(a.credit_limit.micros())
+                .bind(enum_text(&a.payment_mode))
+                .bind(enum_text(&a.status))
+                .bind(a.expiry)
+                .bind(rate_table)
+                .bind(a.line_limit.map(i64::from))
+                .bind(a.cps_limit.map(i64::from))
+        };
+        let id = match ids.accounts.get(&a.name).copied() {
+            Some(id) => {
+                settings(
+                    sqlx::query(
+                        "UPDATE account SET name = $2, kind = $3, parent_agent_id = NULL, \
+                         currency = $4, credit_limit_micros = $5, payment_mode = $6, \
+                         status = $7, expiry = $8, rate_table_id = $9, line_limit = $10, \
+                         cps_limit = $11 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(a.name.clone()),
+                )
+                .execute(&mut *conn)
+                .await?;
+                id
+            }
+            None => settings(
+                sqlx::query(
+                    "INSERT INTO account (name, balance_micros, kind, currency, \
+                     credit_limit_micros, payment_mode, status, expiry, rate_table_id, \
+                     line_limit, cps_limit, parent_agent_id) VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9, $10, $11, NULL) RETURNING id",
+                )
+                .bind(a.name.clone())
+                .bind(a.balance.micros()),
+            )
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("id")?,
+        };
         ids.accounts.insert(a.name.clone(), id);
         if let Some(parent) = &a.parent_agent {
             reparent.push((id, parent));
@@ -1290,7 +1345,9 @@ impl Storage {
         self.load_provisioning().await
     }
 
-    /// Validates `p` and reports what [`Storage::apply`] would change, writing nothing.
+    /// Validates `p` and reports what [`Storage::apply`] would change, writing nothing. Like
+    /// `apply`, it does not count an existing account's different balance as a change (see
+    /// [`ApplySummary::balances_kept`]).
     pub async fn plan(&self, p: &Provisioning) -> Result<ApplySummary, StorageError> {
         p.validate().map_err(StorageError::Invalid)?;
         let mut want = p.clone();
@@ -1298,20 +1355,33 @@ impl Storage {
         let mut tx = self.begin_read().await?;
         let (have, _) = load(&mut tx).await?;
         tx.commit().await?;
-        Ok(plan(&have, &want, true))
+        let balances_kept = keep_balances(&have, &mut want);
+        Ok(ApplySummary {
+            balances_kept,
+            ..plan(&have, &want, true)
+        })
     }
 
     /// Validates `p` (every problem is returned in [`StorageError::Invalid`] with object kind,
     /// name and field) and then replaces the whole provisioning state with it in one
     /// transaction: objects not in `p` are removed, the others created or updated, parameters
     /// not in `p` go back to their defaults. On any error nothing changes.
+    ///
+    /// Balances are the exception: an existing account keeps its stored balance whatever the
+    /// file says (it changes only through [`Storage::apply_ledger`] and [`Storage::pay`]); a new
+    /// account starts with the file's balance. [`ApplySummary::balances_kept`] counts the file
+    /// balances that were not applied.
     pub async fn apply(&self, p: &Provisioning) -> Result<ApplySummary, StorageError> {
         p.validate().map_err(StorageError::Invalid)?;
         let mut want = p.clone();
         normalize(&mut want);
         let mut tx = self.begin_write().await?;
         let (have, ids) = load(&mut tx).await?;
-        let summary = plan(&have, &want, false);
+        let balances_kept = keep_balances(&have, &mut want);
+        let summary = ApplySummary {
+            balances_kept,
+            ..plan(&have, &want, false)
+        };
         write(&mut tx, &have, ids, &want).await?;
         tx.commit().await?;
         Ok(summary)

@@ -1,137 +1,13 @@
-//! One storage test suite, run against every backend: SQLite in a fresh temporary directory and
-//! PostgreSQL in a fresh schema of `postgres://postgres@127.0.0.1:5432/test` (override with
-//! `TOLLSWITCH_TEST_POSTGRES_URL`). PostgreSQL must be reachable: its tests fail, never skip.
+//! One storage test suite, run against every backend (see `common` for the fixture):
+//! provisioning, parameters, rate import.
 
-use sqlx::{Connection, Executor, PgConnection};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+#[macro_use]
+mod common;
+
+use common::DEFAULT_PG_URL;
 use tollswitch_model::Money;
 use tollswitch_model::provisioning::{ObjectKind, Provisioning, Rate};
-use tollswitch_storage::{
-    ImportError, ImportOptions, Storage, StorageError, normalize, sqlite_url_for_data_dir,
-};
-
-// ---------------------------------------------------------------------------------------------
-// Fixture
-// ---------------------------------------------------------------------------------------------
-
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-enum Cleanup {
-    Dir(PathBuf),
-    Schema { url: String, schema: String },
-}
-
-/// A fresh, migrated database; removed again when dropped (even when the test panics).
-struct TestDb {
-    storage: Storage,
-    cleanup: Cleanup,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join(unique("tollswitch-storage-test"));
-        let url = sqlite_url_for_data_dir(&dir).unwrap();
-        let storage = Storage::connect(&url).await.unwrap();
-        TestDb {
-            storage,
-            cleanup: Cleanup::Dir(dir),
-        }
-    }
-
-    async fn postgres() -> TestDb {
-        let url =
-            std::env::var("TOLLSWITCH_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
-        let schema = unique("t");
-        let mut admin = PgConnection::connect(&url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL must be reachable at {url} for the storage tests: {e}")
-        });
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let storage = Storage::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-            .await
-            .unwrap();
-        TestDb {
-            storage,
-            cleanup: Cleanup::Schema { url, schema },
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Schema { url, schema } => {
-                // Drop runs inside the test's runtime: use a thread with its own.
-                let (url, schema) = (url.clone(), schema.clone());
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        if let Ok(mut c) = PgConnection::connect(&url).await {
-                            let _ = c
-                                .execute(sqlx::AssertSqlSafe(format!(
-                                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                                )))
-                                .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
-
-/// Every test below runs once per backend: `sqlite::NAME` and `postgres::NAME`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db.storage).await;
-                    db.storage.close().await;
-                    drop(db.cleanup);
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::postgres().await;
-                    super::$name(&db.storage).await;
-                    db.storage.close().await;
-                    drop(db.cleanup);
-                }
-            )*
-        }
-    };
-}
+use tollswitch_storage::{ImportError, ImportOptions, Storage, StorageError, normalize};
 
 backend_tests!(
     migrations_are_idempotent,
@@ -141,6 +17,7 @@ backend_tests!(
     apply_replaces_previous_state,
     plan_writes_nothing,
     money_round_trips_exactly,
+    apply_never_changes_an_existing_balance,
     parameters_are_validated,
     rate_import_succeeds,
     rate_import_reports_row_errors_with_line_numbers,
@@ -504,6 +381,80 @@ async fn money_round_trips_exactly(s: &Storage) {
     assert_eq!(acct("zeta-agent").credit_limit.micros(), i64::MAX);
     assert_eq!(acct("carrier-a").balance.micros(), i64::MIN);
     assert_eq!(out, normalized(p));
+}
+
+async fn apply_never_changes_an_existing_balance(s: &Storage) {
+    let p = full();
+    let summary = s.apply(&p).await.unwrap();
+    assert_eq!(summary.balances_kept, 0);
+    // A new account starts with the file's balance.
+    let opening: Money = "1234567890123.123456".parse().unwrap();
+    assert_eq!(s.account_balance("acme").await.unwrap(), Some(opening));
+
+    // A payment moves it; applying the same file again leaves it alone and reports no change.
+    let paid: Money = "10".parse().unwrap();
+    s.pay("acme", paid, Some("wire"), 1_767_225_600_000)
+        .await
+        .unwrap();
+    let after_payment = opening.checked_add(paid).unwrap();
+    let summary = s.apply(&p).await.unwrap();
+    assert!(summary.is_noop(), "{summary}");
+    assert_eq!(summary.accounts.unchanged, 4);
+    assert_eq!(summary.balances_kept, 1);
+    assert!(summary.to_string().contains("balances"), "{summary}");
+    assert_eq!(
+        s.account_balance("acme").await.unwrap(),
+        Some(after_payment)
+    );
+
+    // A file that changes a balance and something else: the other change is applied, the
+    // balance is not, and plan says the same as apply.
+    let mut next = full();
+    next.accounts[1].balance = Money::ZERO; // acme
+    next.accounts[1].credit_limit = "99".parse().unwrap();
+    next.accounts[2].balance = "5".parse().unwrap(); // carrier-a, otherwise unchanged
+    let plan = s.plan(&next).await.unwrap();
+    assert_eq!(plan.accounts.changed, 1, "{plan}");
+    assert_eq!(plan.accounts.unchanged, 3, "{plan}");
+    assert_eq!(plan.balances_kept, 2);
+    let summary = s.apply(&next).await.unwrap();
+    assert_eq!(summary.accounts, plan.accounts);
+    assert_eq!(summary.balances_kept, 2);
+    assert_eq!(
+        s.account_balance("acme").await.unwrap(),
+        Some(after_payment)
+    );
+    assert_eq!(
+        s.account_balance("carrier-a").await.unwrap(),
+        Some("-17.25".parse().unwrap())
+    );
+    let out = s.export().await.unwrap();
+    let acme = out.accounts.iter().find(|a| a.name == "acme").unwrap();
+    assert_eq!(acme.credit_limit, "99".parse().unwrap());
+    assert_eq!(acme.balance, after_payment);
+
+    // Removed and added again, an account is new: it takes the file's balance.
+    let mut without = next.clone();
+    without
+        .mapping_gateways
+        .retain(|g| g.account != "carrier-b");
+    without
+        .routing_gateways
+        .retain(|g| g.vendor_account != "carrier-b");
+    without.gateway_groups[0]
+        .members
+        .retain(|m| m != "carrier-b-1");
+    without.accounts.retain(|a| a.name != "carrier-b");
+    s.apply(&without).await.unwrap();
+    let mut back = next.clone();
+    back.accounts[3].balance = "7".parse().unwrap(); // carrier-b
+    let summary = s.apply(&back).await.unwrap();
+    assert_eq!(summary.accounts.created, 1);
+    assert_eq!(
+        s.account_balance("carrier-b").await.unwrap(),
+        Some("7".parse().unwrap())
+    );
+    assert_eq!(s.account_balance("nobody").await.unwrap(), None);
 }
 
 async fn parameters_are_validated(s: &Storage) {
