@@ -1,6 +1,7 @@
 //! The node's HTTP endpoint: `/healthz`, `/readyz` and Prometheus `/metrics`.
 
 use crate::serve::Switch;
+use crate::store::StoreStats;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,6 +17,7 @@ use tollswitch_b2bua::CounterKind;
 struct AppState {
     switch: Arc<Switch>,
     ready: Arc<AtomicBool>,
+    store: Arc<StoreStats>,
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
@@ -23,6 +25,7 @@ pub async fn start(
     addr: SocketAddr,
     switch: Arc<Switch>,
     ready: Arc<AtomicBool>,
+    store: Arc<StoreStats>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -30,7 +33,11 @@ pub async fn start(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(AppState { switch, ready });
+        .with_state(AppState {
+            switch,
+            ready,
+            store,
+        });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -87,7 +94,24 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             &st.overload_dropped,
         ),
     ];
-    for (name, help, v) in counters {
+    let store = [
+        (
+            "tollswitch_cdr_stored_total",
+            "CDRs stored in the database.",
+            &s.store.cdrs_stored,
+        ),
+        (
+            "tollswitch_ledger_stored_total",
+            "Ledger entries stored in the database.",
+            &s.store.ledger_stored,
+        ),
+        (
+            "tollswitch_cdr_store_errors_total",
+            "Database writes of CDRs that failed and were retried.",
+            &s.store.store_errors,
+        ),
+    ];
+    for (name, help, v) in counters.into_iter().chain(store) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
     }

@@ -1,12 +1,15 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
 mod http;
+mod journal;
 mod node;
 mod provision;
 mod rates;
+mod records;
 mod route_explain;
 mod serve;
 mod sip_check;
+mod store;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Tollswitch: an open-source class-4 VoIP softswitch.
 #[derive(Debug, Parser)]
@@ -141,8 +145,8 @@ struct ServeArgs {
     /// [default: 30].
     #[arg(long, value_name = "SECS")]
     drain_timeout: Option<u64>,
-    /// Run from this provisioning file (TOML, the `provision apply` format) instead of the
-    /// database; SIGHUP re-reads it.
+    /// Apply this provisioning file (TOML, the `provision apply` format) to the database at
+    /// start and again on SIGHUP.
     #[arg(long)]
     provisioning: Option<PathBuf>,
 }
@@ -182,58 +186,109 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let source = node::ProvisioningSource::new(&args, &node);
-        let provisioning = match source.load(args.demo).await {
-            Ok(p) => p,
+        match serve(args, node).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollswitch serve: {e:#}");
-                return ExitCode::from(2);
+                ExitCode::FAILURE
             }
-        };
-        let options = serve::SwitchOptions {
-            sip: node.sip,
-            shards: node.shards,
-            sink: serve::print_sink(),
-        };
-        let switch = match serve::Switch::start(&provisioning, options).await {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!("tollswitch serve: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let ready = Arc::new(AtomicBool::new(true));
-        let http = match node.http {
-            Some(addr) => match http::start(addr, switch.clone(), ready.clone()).await {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    eprintln!("tollswitch serve: http {addr}: {e}");
-                    return ExitCode::FAILURE;
-                }
-            },
-            None => None,
-        };
-        println!(
-            "tollswitch listening on udp {} and tcp {}, http {}, {} engine shards",
-            fmt_addr(switch.transports.udp_addr),
-            fmt_addr(switch.transports.tcp_addr),
-            fmt_addr(http),
-            switch.transports.shards()
-        );
-        let reloader = tokio::spawn(node::reload_loop(source, switch.clone()));
-        shutdown_signal().await;
-        ready.store(false, Ordering::Relaxed);
-        println!(
-            "tollswitch draining: refusing new calls, {} in progress, up to {} s",
-            switch.busy(),
-            node.drain_timeout.as_secs()
-        );
-        switch.drain(node.drain_timeout).await;
-        reloader.abort();
-        println!("tollswitch stopping: {}", switch.transports.stats_line());
-        switch.transports.shutdown().await;
-        ExitCode::SUCCESS
+        }
     })
+}
+
+/// The switch's life: database, journal replay, provisioning, billing, transports, HTTP; then
+/// SIGTERM/SIGINT drains calls and flushes every record before exit.
+async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
+    let storage = tollswitch_storage::Storage::connect(&node.database_url()?).await?;
+    let source = node::ProvisioningSource {
+        storage: storage.clone(),
+        file: args.provisioning.clone(),
+        every: node.reload_interval,
+    };
+    let mut provisioning = source.load(args.demo).await?;
+    let params = serve::parameters(&provisioning)?;
+    let mut files = match params.cdr_file_write_interval_secs() {
+        Some(secs) => Some(records::CdrFiles::new(
+            &node.data.join("cdr"),
+            secs,
+            params.cdr_file_write_max(),
+        )?),
+        None => None,
+    };
+    let journal_dir = node.data.join("journal");
+    let replayed = store::replay(&journal_dir, &storage, &mut files).await?;
+    if replayed > 0 {
+        println!("cdr journal: {replayed} record(s) from the previous run stored");
+        // Their charges moved balances: read them again.
+        provisioning = source.load(false).await?;
+    }
+    let (journal, committed) = journal::Journal::start(journal::JournalOptions {
+        dir: journal_dir,
+        capacity: usize::try_from(params.max_cdr_pending()).unwrap_or(100_000),
+        segment_records: 10_000,
+        fsync: true,
+    })?;
+    let store_stats = Arc::new(store::StoreStats::default());
+    let drainer = tokio::spawn(store::drainer(
+        committed,
+        storage.clone(),
+        files,
+        store_stats.clone(),
+    ));
+    let cfg = tollswitch_billing::BillingConfig::from_parameters(&params);
+    let records = serve::Records {
+        journal: Some(journal),
+        billing: Some(tollswitch_b2bua::Billing::new(cfg.clone())),
+        cfg: Arc::new(cfg),
+        print: true,
+    };
+    let options = serve::SwitchOptions {
+        sip: node.sip,
+        shards: node.shards,
+        records,
+        node: node.name.clone(),
+    };
+    let switch = Arc::new(serve::Switch::start(&provisioning, options).await?);
+    let ready = Arc::new(AtomicBool::new(true));
+    let http = match node.http {
+        Some(addr) => Some(
+            http::start(addr, switch.clone(), ready.clone(), store_stats.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("http {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    println!(
+        "tollswitch listening on udp {} and tcp {}, http {}, {} engine shards",
+        fmt_addr(switch.transports.udp_addr),
+        fmt_addr(switch.transports.tcp_addr),
+        fmt_addr(http),
+        switch.transports.shards()
+    );
+    let reloader = tokio::spawn(node::reload_loop(source, switch.clone()));
+    shutdown_signal().await;
+    ready.store(false, Ordering::Relaxed);
+    println!(
+        "tollswitch draining: refusing new calls, {} in progress, up to {} s",
+        switch.busy(),
+        node.drain_timeout.as_secs()
+    );
+    switch.drain(node.drain_timeout).await;
+    reloader.abort();
+    println!("tollswitch stopping: {}", switch.transports.stats_line());
+    // The shards hold the journal's senders: once they stop, the journal closes and the
+    // drainer stores what is left.
+    switch.transports.shutdown().await;
+    drop(switch);
+    match tokio::time::timeout(Duration::from_secs(60), drainer).await {
+        Ok(_) => println!(
+            "cdr store: {} CDRs stored",
+            store_stats.cdrs_stored.load(Ordering::Relaxed)
+        ),
+        Err(_) => eprintln!("cdr store: still busy after 60 s; the journal keeps the rest"),
+    }
+    storage.close().await;
+    Ok(())
 }
 
 fn fmt_addr(a: Option<std::net::SocketAddr>) -> String {

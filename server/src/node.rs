@@ -31,6 +31,8 @@ pub struct NodeFile {
     pub drain_timeout_secs: Option<u64>,
     /// How often the database is checked for provisioning changes, seconds (0: only SIGHUP).
     pub reload_interval_secs: Option<u64>,
+    /// This node's name: the start of its CDR ids (unique per node of a cluster).
+    pub node: Option<String>,
 }
 
 /// The resolved node configuration.
@@ -43,6 +45,7 @@ pub struct NodeConfig {
     pub shards: usize,
     pub drain_timeout: Duration,
     pub reload_interval: Duration,
+    pub name: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -93,6 +96,7 @@ impl NodeConfig {
             shards: cpus,
             drain_timeout: Duration::from_secs(30),
             reload_interval: Duration::from_secs(5),
+            name: String::from("n1"),
         };
         // The file.
         if let Some(v) = file.sip {
@@ -116,6 +120,9 @@ impl NodeConfig {
         if let Some(v) = file.reload_interval_secs {
             c.reload_interval = Duration::from_secs(v);
         }
+        if let Some(v) = file.node {
+            c.name = v;
+        }
         // The environment.
         if let Some(v) = parse_env("TOLLSWITCH_SIP")? {
             c.sip = v;
@@ -131,6 +138,9 @@ impl NodeConfig {
         }
         if let Some(v) = parse_env("TOLLSWITCH_SHARDS")? {
             c.shards = v;
+        }
+        if let Some(v) = env("TOLLSWITCH_NODE") {
+            c.name = v;
         }
         // The flags.
         if let Some(v) = args.sip {
@@ -152,6 +162,17 @@ impl NodeConfig {
         if let Some(v) = args.drain_timeout {
             c.drain_timeout = Duration::from_secs(v);
         }
+        if c.name.is_empty()
+            || !c
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            anyhow::bail!(
+                "node name must be letters, digits and '_' (got {:?})",
+                c.name
+            );
+        }
         if c.shards == 0 || c.shards > 256 {
             anyhow::bail!("shards must be 1 to 256 (got {})", c.shards);
         }
@@ -167,46 +188,34 @@ impl NodeConfig {
     }
 }
 
-/// Where the running switch reads its provisioning.
-pub enum ProvisioningSource {
-    /// A TOML file (`--provisioning`).
-    File(PathBuf),
+/// Where the running switch reads its provisioning: always the database; a `--provisioning`
+/// file is applied to it first (at start and on SIGHUP).
+pub struct ProvisioningSource {
     /// The database.
-    Database { url: String, every: Duration },
+    pub storage: tollswitch_storage::Storage,
+    /// A provisioning file to apply before each load.
+    pub file: Option<PathBuf>,
+    /// How often the database is checked for changes (zero: only on SIGHUP).
+    pub every: Duration,
 }
 
 impl ProvisioningSource {
-    pub fn new(args: &ServeArgs, node: &NodeConfig) -> ProvisioningSource {
-        match &args.provisioning {
-            Some(path) => ProvisioningSource::File(path.clone()),
-            None => ProvisioningSource::Database {
-                // Resolved again in `load`, where an error can be reported.
-                url: node.database_url().unwrap_or_default(),
-                every: node.reload_interval,
-            },
-        }
-    }
-
-    /// Reads the provisioning (applying the built-in demo first when asked).
+    /// Applies the demo (when asked) and the file (when given), then reads the database.
     pub async fn load(&self, demo: bool) -> anyhow::Result<Provisioning> {
-        match self {
-            ProvisioningSource::File(path) => read_file(path),
-            ProvisioningSource::Database { url, .. } => {
-                if url.is_empty() {
-                    anyhow::bail!("no database: the data directory is not usable");
-                }
-                let storage = tollswitch_storage::Storage::connect(url).await?;
-                if demo {
-                    let demo: Provisioning = toml::from_str(crate::DEMO)
-                        .map_err(|e| anyhow::anyhow!("built-in demo: {e}"))?;
-                    storage.apply(&demo).await?;
-                    println!("applied the demo provisioning");
-                }
-                let p = storage.load_provisioning().await?;
-                storage.close().await;
-                Ok(p)
-            }
+        if demo {
+            let demo: Provisioning =
+                toml::from_str(crate::DEMO).map_err(|e| anyhow::anyhow!("built-in demo: {e}"))?;
+            self.storage.apply(&demo).await?;
+            println!("applied the demo provisioning");
         }
+        if let Some(path) = &self.file {
+            let p = read_file(path)?;
+            self.storage
+                .apply(&p)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(self.storage.load_provisioning().await?)
     }
 }
 
@@ -221,22 +230,11 @@ fn read_file(path: &Path) -> anyhow::Result<Provisioning> {
 pub async fn reload_loop(source: ProvisioningSource, switch: Arc<Switch>) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let (url, every) = match &source {
-        ProvisioningSource::Database { url, every } => (Some(url.clone()), *every),
-        ProvisioningSource::File(_) => (None, Duration::ZERO),
-    };
-    let storage = match &url {
-        Some(u) => tollswitch_storage::Storage::connect(u).await.ok(),
-        None => None,
-    };
-    let mut seen = match &storage {
-        Some(s) => revision(s).await,
-        None => None,
-    };
-    let poll = if every.is_zero() || storage.is_none() {
+    let mut seen = revision(&source.storage).await;
+    let poll = if source.every.is_zero() {
         Duration::from_secs(3600)
     } else {
-        every
+        source.every
     };
     let mut tick = tokio::time::interval(poll);
     tick.tick().await;
@@ -257,8 +255,7 @@ pub async fn reload_loop(source: ProvisioningSource, switch: Arc<Switch>) {
             _ = tick.tick() => false,
         };
         if !forced {
-            let Some(s) = &storage else { continue };
-            let now = revision(s).await;
+            let now = revision(&source.storage).await;
             if now.is_none() || now == seen {
                 continue;
             }

@@ -1,12 +1,18 @@
 //! `tollswitch serve`: the softswitch — SIP transports, the engine shards, the routing snapshot.
 
-use crate::transport::{Prefilter, TransactionUser, TransportConfig, Transports, call_id_prefix};
+use crate::journal::{Journal, OnDurable};
+use crate::transport::{
+    Prefilter, ShardHandle, TransactionUser, TransportConfig, Transports, call_id_prefix,
+};
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use tollswitch_b2bua::{B2bua, CallEnd, CallEvent, Config as EngineConfig, Counters};
+use tollswitch_b2bua::{
+    B2bua, Billing, CallEnd, CallEvent, Config as EngineConfig, Counters, Deferred,
+};
+use tollswitch_billing::BillingConfig;
 use tollswitch_model::params::Parameters;
 use tollswitch_model::provisioning::Provisioning;
 use tollswitch_routing::{RejectReason, RoutingSnapshot};
@@ -21,26 +27,36 @@ pub enum Control {
     Drain,
     /// End every call in progress now.
     HangupAll,
+    /// A call's record is durable: send the hang-up messages held for it.
+    Release(Vec<Deferred>),
 }
 
 /// Where finished calls go.
-pub type CallSink = Arc<dyn Fn(CallEnd) + Send + Sync>;
+#[derive(Clone)]
+pub struct Records {
+    /// The CDR journal (`None`: records are only printed).
+    pub journal: Option<Journal>,
+    /// Live balance control.
+    pub billing: Option<Billing>,
+    /// Rating rules for the records.
+    pub cfg: Arc<BillingConfig>,
+    /// One line per finished call on standard output.
+    pub print: bool,
+}
 
-/// The sink of a switch without billing: one line per finished call on standard output.
-pub fn print_sink() -> CallSink {
-    Arc::new(|end: CallEnd| {
-        let tried: Vec<String> = end.tried.iter().map(|(g, c)| format!("{g}:{c}")).collect();
-        println!(
-            "call {} ended {} connected={} by={:?} hold={}ms tried=[{}] reason={}",
-            end.call_id,
-            end.final_code,
-            end.connected,
-            end.ended_by,
-            end.hold_time.as_millis(),
-            tried.join(","),
-            end.reason
-        );
-    })
+fn print_line(end: &CallEnd) {
+    let tried: Vec<String> = end.tried.iter().map(|(g, c)| format!("{g}:{c}")).collect();
+    println!(
+        "call {} ended {} connected={} by={:?} hold={}ms tried=[{}] reason={} cdr={}",
+        end.call_id,
+        end.final_code,
+        end.connected,
+        end.ended_by,
+        end.hold_time.as_millis(),
+        tried.join(","),
+        end.reason,
+        end.cdr_id
+    );
 }
 
 /// One engine shard's transaction user: every endpoint event goes to its B2BUA.
@@ -49,13 +65,37 @@ pub struct CallEngine {
     /// This shard's calls plus transactions, for monitors and the graceful shutdown.
     busy: Arc<[AtomicUsize]>,
     shard: usize,
-    sink: CallSink,
+    records: Records,
+    handle: Option<ShardHandle<Control>>,
 }
 
 impl CallEngine {
-    fn after(&mut self, endpoint: &Endpoint) {
-        while let Some(CallEvent::Ended(end)) = self.b2bua.poll_call_event() {
-            (self.sink)(end);
+    fn after(&mut self, endpoint: &mut Endpoint) {
+        while let Some(CallEvent::Ended(mut end)) = self.b2bua.poll_call_event() {
+            if self.records.print {
+                print_line(&end);
+            }
+            let deferred = std::mem::take(&mut end.deferred);
+            let Some(journal) = &self.records.journal else {
+                self.b2bua.release(Instant::now(), deferred, endpoint);
+                continue;
+            };
+            let record = {
+                let ledger = self.records.billing.as_ref().map(Billing::lock);
+                crate::records::record(&end, &self.records.cfg, ledger.as_deref())
+            };
+            let done: Option<OnDurable> = match (&self.handle, deferred.is_empty()) {
+                (_, true) | (None, _) => None,
+                (Some(h), false) => {
+                    let h = h.clone();
+                    Some(Box::new(move || {
+                        h.send(Control::Release(deferred));
+                    }))
+                }
+            };
+            if let Err(e) = journal.append(record, done) {
+                eprintln!("call {}: {e}", end.call_id);
+            }
         }
         let busy = self.b2bua.active_calls() + endpoint.transaction_count();
         if let Some(slot) = self.busy.get(self.shard) {
@@ -86,8 +126,13 @@ impl TransactionUser for CallEngine {
             Control::Snapshot(s) => self.b2bua.set_snapshot(s),
             Control::Drain => self.b2bua.set_draining(true),
             Control::HangupAll => self.b2bua.hangup_all(now, endpoint),
+            Control::Release(d) => self.b2bua.release(now, d, endpoint),
         }
         self.after(endpoint);
+    }
+
+    fn attach(&mut self, handle: ShardHandle<Control>) {
+        self.handle = Some(handle);
     }
 }
 
@@ -99,13 +144,17 @@ pub struct SwitchOptions {
     /// Engine shards (at least 1).
     pub shards: usize,
     /// Where finished calls go.
-    pub sink: CallSink,
+    pub records: Records,
+    /// This node's name in CDR ids.
+    pub node: String,
 }
 
 /// A running switch.
 pub struct Switch {
     /// The sockets and the engine shards.
     pub transports: Transports<Control>,
+    /// Live balances (when billing runs).
+    pub billing: Option<Billing>,
     snapshot: Arc<ArcSwap<RoutingSnapshot>>,
     busy: Arc<[AtomicUsize]>,
     /// Live line and CPS counters shared by the shards.
@@ -197,12 +246,19 @@ impl Switch {
                     .map(|s| Duration::from_secs(u64::from(s))),
                 realm: params.authentication_realm().to_owned(),
                 call_id_prefix: call_id_prefix(k),
+                defer_hangup: opts.records.journal.is_some(),
+                cdr_id_prefix: format!("{}{k}-", opts.node),
             };
+            let mut b2bua = B2bua::with_counters(engine, snapshot.clone(), counters.clone());
+            if let Some(billing) = &opts.records.billing {
+                b2bua.set_billing(billing.clone());
+            }
             let user = CallEngine {
-                b2bua: B2bua::with_counters(engine, snapshot.clone(), counters.clone()),
+                b2bua,
                 busy: busy.clone(),
                 shard: k,
-                sink: opts.sink.clone(),
+                records: opts.records.clone(),
+                handle: None,
             };
             engines.push((Endpoint::new(sip_config), user));
         }
@@ -213,10 +269,16 @@ impl Switch {
             dscp: params.qos_signal(),
             ..TransportConfig::default()
         };
+        if let Some(billing) = &opts.records.billing {
+            billing
+                .sync_accounts(&provisioning.accounts, |_| None, None)
+                .map_err(|e| anyhow::anyhow!("billing: {e}"))?;
+        }
         let prefilter = unknown_source_prefilter(shared_snapshot.clone());
         let transports = Transports::start(config, engines, Some(prefilter)).await?;
         Ok(Switch {
             transports,
+            billing: opts.records.billing.clone(),
             snapshot: shared_snapshot,
             busy,
             counters,
@@ -230,11 +292,16 @@ impl Switch {
             RoutingSnapshot::compile(provisioning)
                 .map_err(|e| anyhow::anyhow!("provisioning does not compile: {e}"))?,
         );
+        if let Some(billing) = &self.billing {
+            let cfg = BillingConfig::from_parameters(&parameters(provisioning)?);
+            billing
+                .sync_accounts(&provisioning.accounts, |_| None, Some(cfg))
+                .map_err(|e| anyhow::anyhow!("billing: {e}"))?;
+        }
         self.snapshot.store(snapshot.clone());
         for k in 0..self.transports.shards() {
             self.transports
-                .control(k, Control::Snapshot(snapshot.clone()))
-                .await;
+                .control(k, Control::Snapshot(snapshot.clone()));
         }
         Ok(())
     }
@@ -248,13 +315,13 @@ impl Switch {
     /// hang up what is left and give the BYEs a few seconds to complete.
     pub async fn drain(&self, timeout: Duration) {
         for k in 0..self.transports.shards() {
-            self.transports.control(k, Control::Drain).await;
+            self.transports.control(k, Control::Drain);
         }
         let deadline = tokio::time::Instant::now() + timeout;
         self.wait_idle(deadline).await;
         if self.busy() > 0 {
             for k in 0..self.transports.shards() {
-                self.transports.control(k, Control::HangupAll).await;
+                self.transports.control(k, Control::HangupAll);
             }
             self.wait_idle(tokio::time::Instant::now() + Duration::from_secs(5))
                 .await;

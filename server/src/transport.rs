@@ -46,8 +46,32 @@ pub trait TransactionUser: Send + 'static {
         None
     }
 
-    /// A command from [`Transports::control`].
+    /// A command from [`Transports::control`] or a [`ShardHandle`].
     fn on_control(&mut self, _now: Instant, _control: Self::Control, _endpoint: &mut Endpoint) {}
+
+    /// Called once before the shard starts, with a handle that reaches this shard.
+    fn attach(&mut self, _handle: ShardHandle<Self::Control>) {}
+}
+
+/// Sends commands to one shard from anywhere (tasks or plain threads). Unbounded: commands are
+/// few and each answers work the shard itself started (e.g. a journal acknowledgement).
+pub struct ShardHandle<C> {
+    tx: mpsc::UnboundedSender<C>,
+}
+
+impl<C> Clone for ShardHandle<C> {
+    fn clone(&self) -> Self {
+        ShardHandle {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<C> ShardHandle<C> {
+    /// Queues `control`; false when the shard has stopped.
+    pub fn send(&self, control: C) -> bool {
+        self.tx.send(control).is_ok()
+    }
 }
 
 /// A stateless answer decided in the socket task before any shard sees the request (scanner
@@ -130,7 +154,7 @@ pub fn shard_of(call_id: &str, shards: usize) -> usize {
     (h % shards as u64) as usize
 }
 
-enum Input<C> {
+enum Input {
     /// A parsed message.
     Message {
         from: Peer,
@@ -145,7 +169,6 @@ enum Input<C> {
     TransportError {
         tx: TxId,
     },
-    Control(C),
     Shutdown,
 }
 
@@ -159,7 +182,8 @@ struct Out {
 struct Shared<C> {
     udp: Option<Arc<UdpSocket>>,
     tcp: Mutex<HashMap<SocketAddr, mpsc::Sender<Out>>>,
-    shards: Vec<mpsc::Sender<Input<C>>>,
+    shards: Vec<mpsc::Sender<Input>>,
+    controls: Vec<ShardHandle<C>>,
     prefilter: Option<Prefilter>,
     config: TransportConfig,
     stats: Arc<TransportStats>,
@@ -249,22 +273,35 @@ impl<C: Send + 'static> Transports<C> {
         let tcp_addr = tcp.as_ref().map(|l| l.local_addr()).transpose()?;
         let mut senders = Vec::with_capacity(shards.len());
         let mut receivers = Vec::with_capacity(shards.len());
+        let mut controls = Vec::with_capacity(shards.len());
         for _ in 0..shards.len() {
             let (tx, rx) = mpsc::channel(config.queue.max(16));
+            let (ctx, crx) = mpsc::unbounded_channel();
             senders.push(tx);
-            receivers.push(rx);
+            controls.push(ShardHandle { tx: ctx });
+            receivers.push((rx, crx));
         }
         let shared = Arc::new(Shared {
             udp: udp.clone(),
             tcp: Mutex::new(HashMap::new()),
             shards: senders,
+            controls,
             prefilter,
             config: config.clone(),
             stats: stats.clone(),
         });
         let mut engines = Vec::with_capacity(shards.len());
-        for (k, ((endpoint, user), rx)) in shards.into_iter().zip(receivers).enumerate() {
-            engines.push(tokio::spawn(engine(k, rx, shared.clone(), endpoint, user)));
+        for (k, ((endpoint, mut user), (rx, crx))) in shards.into_iter().zip(receivers).enumerate()
+        {
+            user.attach(shared.controls[k].clone());
+            engines.push(tokio::spawn(engine(
+                k,
+                rx,
+                crx,
+                shared.clone(),
+                endpoint,
+                user,
+            )));
         }
         if let Some(sock) = udp {
             tokio::spawn(udp_reader(sock, shared.clone()));
@@ -286,10 +323,10 @@ impl<C: Send + 'static> Transports<C> {
         self.shared.shards.len()
     }
 
-    /// Sends a command to shard `k` (waits when its queue is full).
-    pub async fn control(&self, k: usize, control: C) {
-        if let Some(s) = self.shared.shards.get(k) {
-            let _ = s.send(Input::Control(control)).await;
+    /// Sends a command to shard `k`.
+    pub fn control(&self, k: usize, control: C) {
+        if let Some(s) = self.shared.controls.get(k) {
+            s.send(control);
         }
     }
 
@@ -590,7 +627,8 @@ async fn run_connection<C: Send + 'static>(
 /// One engine shard: the only owner of its endpoint and user.
 async fn engine<U: TransactionUser>(
     k: usize,
-    mut rx: mpsc::Receiver<Input<U::Control>>,
+    mut rx: mpsc::Receiver<Input>,
+    mut controls: mpsc::UnboundedReceiver<U::Control>,
     shared: Arc<Shared<U::Control>>,
     mut endpoint: Endpoint,
     mut user: U,
@@ -600,20 +638,27 @@ async fn engine<U: TransactionUser>(
             .into_iter()
             .flatten()
             .min();
-        let input = match deadline {
-            Some(at) => {
-                tokio::select! {
-                    i = rx.recv() => i,
-                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {
-                        let now = Instant::now();
-                        endpoint.handle_timeout(now);
-                        user.on_timeout(now, &mut endpoint);
-                        drain(k, &mut endpoint, &mut user, &shared).await;
-                        continue;
-                    }
-                }
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending::<()>().await,
             }
-            None => rx.recv().await,
+        };
+        let input = tokio::select! {
+            biased;
+            Some(c) = controls.recv() => {
+                user.on_control(Instant::now(), c, &mut endpoint);
+                drain(k, &mut endpoint, &mut user, &shared).await;
+                continue;
+            }
+            i = rx.recv() => i,
+            () = sleep => {
+                let now = Instant::now();
+                endpoint.handle_timeout(now);
+                user.on_timeout(now, &mut endpoint);
+                drain(k, &mut endpoint, &mut user, &shared).await;
+                continue;
+            }
         };
         let Some(input) = input else { return };
         let now = Instant::now();
@@ -621,7 +666,6 @@ async fn engine<U: TransactionUser>(
             Input::Message { from, msg } => endpoint.handle_message(now, from, *msg),
             Input::Raw { from, data } => endpoint.handle_receive(now, from, data),
             Input::TransportError { tx } => endpoint.handle_transport_error(now, tx),
-            Input::Control(c) => user.on_control(now, c, &mut endpoint),
             Input::Shutdown => return,
         }
         drain(k, &mut endpoint, &mut user, &shared).await;

@@ -65,6 +65,8 @@ impl Switch {
             .args(["serve", "--sip", &addr.to_string(), "--http", "127.0.0.1:0"])
             .args(["--shards", "2", "--drain-timeout", "5", "--provisioning"])
             .arg(&file)
+            .arg("--data")
+            .arg(dir.join("data"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

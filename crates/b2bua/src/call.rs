@@ -74,11 +74,13 @@ pub(crate) struct Call {
     pub(crate) ringing: Option<Instant>,
     pub(crate) connected: Option<Instant>,
     /// Armed engine timers, by [`CallTimer::index`].
-    pub(crate) timers: [Option<Instant>; 4],
+    pub(crate) timers: [Option<Instant>; CALL_TIMERS],
     /// The 2xx sent on leg A until its ACK arrives: bytes, next interval, first send.
     pub(crate) ok_a: Option<(Bytes, std::time::Duration, Instant)>,
     /// Every gateway tried with its final code (or the code the engine assumed).
     pub(crate) tried: Vec<(String, u16)>,
+    /// Money held for the call while billing runs; settled or cancelled when it ends.
+    pub(crate) grant: Option<tollswitch_billing::Grant>,
     /// Mapping gateway and account lines this call holds, released when it ends.
     pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
 }
@@ -94,7 +96,14 @@ pub(crate) enum CallTimer {
     MaxDuration,
     /// Retransmit the 2xx on leg A until the caller's ACK (RFC 3261 §13.3.1.4).
     Retransmit2xx,
+    /// Reserve the next slice of the caller's money (a little before the reserved time ends).
+    Billing,
+    /// The caller's money has run out: release the call.
+    BalanceEnd,
 }
+
+/// How many [`CallTimer`]s there are.
+pub(crate) const CALL_TIMERS: usize = 6;
 
 impl CallTimer {
     pub(crate) fn index(self) -> usize {

@@ -5,9 +5,10 @@
 //! limit on the switch, not on a shard. Admission takes the lock once for the routing decision
 //! and the holds it makes ([`Counters::lock`]), so two shards can never both take the last line.
 
+use crate::billing::Ledger;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tollswitch_model::{AccountId, GatewayGroupId, MappingGatewayId, RoutingGatewayId};
+use tollswitch_model::{AccountId, GatewayGroupId, MappingGatewayId, Money, RoutingGatewayId};
 use tollswitch_routing::{LiveCounters, RoutingSnapshot};
 
 /// Calls in progress and calls started in the current second, per object name; shared by the
@@ -125,7 +126,16 @@ impl Table {
             counters: self,
             snapshot,
             second,
+            ledger: None,
         }
+    }
+}
+
+impl<'a> View<'a> {
+    /// Live balances from the switch's book instead of the provisioned ones.
+    pub fn with_ledger(mut self, ledger: Option<&'a Ledger>) -> View<'a> {
+        self.ledger = ledger;
+        self
     }
 }
 
@@ -134,6 +144,7 @@ pub struct View<'a> {
     counters: &'a Table,
     snapshot: &'a RoutingSnapshot,
     second: i64,
+    ledger: Option<&'a Ledger>,
 }
 
 impl LiveCounters for View<'_> {
@@ -177,5 +188,10 @@ impl LiveCounters for View<'_> {
         self.snapshot.mapping_gateway_name(id).map_or(0, |n| {
             self.counters.cps(Kind::MappingGateway, n, self.second)
         })
+    }
+    fn account_balance(&self, id: AccountId) -> Option<Money> {
+        let ledger = self.ledger?;
+        let name = self.snapshot.account_name(id)?;
+        ledger.book.account(ledger.id(name)?).map(|a| a.balance)
     }
 }

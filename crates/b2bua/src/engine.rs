@@ -1,5 +1,6 @@
 //! The engine: admission, leg B attempts, failover, relay, teardown.
 
+use crate::billing::Billing;
 use crate::call::{Call, CallTimer, LegA, LegB, Phase, contact, vendor_uri};
 use crate::counters::{Counters, Kind};
 use bytes::Bytes;
@@ -8,7 +9,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tollswitch_billing::{OpId, Settlement, Tariff};
 use tollswitch_model::SipCode;
+use tollswitch_model::cdr::EndReason as R;
 use tollswitch_model::provisioning::Transport as GwTransport;
 use tollswitch_routing::{
     CallRequest, Next, RejectReason, RouteDecision, RoutingSnapshot, next_after, route,
@@ -37,6 +40,32 @@ pub struct Config {
     /// Prefix of every leg B Call-ID this engine makes (a switch with several engine shards
     /// gives each its own, so a vendor's messages reach the shard that owns the call).
     pub call_id_prefix: String,
+    /// Hold back the messages that end an answered call (the 200 to a BYE, the BYEs the switch
+    /// sends) in [`CallEnd::deferred`] until the caller of [`B2bua::release`] says the call's
+    /// record is safe: no side sees a call finished before its CDR is on disk.
+    pub defer_hangup: bool,
+    /// Prefix of the CDR ids this engine makes (node and shard): ids are unique across the
+    /// shards and nodes of a cluster and across restarts.
+    pub cdr_id_prefix: String,
+}
+
+/// A message held back until the call's record is durable (see [`Config::defer_hangup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deferred {
+    /// A response on a server transaction (the 200 to a BYE).
+    Response {
+        /// The transaction.
+        tx: TxId,
+        /// The response.
+        response: Bytes,
+    },
+    /// A request in a new client transaction (a BYE).
+    Request {
+        /// The request.
+        request: Bytes,
+        /// Where it goes.
+        dest: Peer,
+    },
 }
 
 /// How long a nonce we issued stays valid.
@@ -81,6 +110,15 @@ pub struct CallEnd {
     pub connected: bool,
     /// Who ended it.
     pub ended_by: EndedBy,
+    /// Why, as a CDR records it.
+    pub end_reason: tollswitch_model::cdr::EndReason,
+    /// The CDR id (also the id of the call's ledger entries).
+    pub cdr_id: String,
+    /// The customer's charge, settled against the live balance, when billing runs.
+    pub settlement: Option<Settlement>,
+    /// Messages to send with [`B2bua::release`] once the record is durable (empty unless
+    /// [`Config::defer_hangup`]).
+    pub deferred: Vec<Deferred>,
     /// Why, in the operator's words.
     pub reason: String,
     /// Every routing gateway tried, with its final code.
@@ -118,6 +156,12 @@ pub struct B2bua {
     nonces: HashMap<String, Instant>,
     /// Refusing new calls (graceful shutdown): INVITEs get 503 with Retry-After.
     draining: bool,
+    /// Hang-up messages held for the call being ended (moved into its [`CallEnd`]).
+    deferred: Vec<Deferred>,
+    /// Live balance control (`None`: calls are not billed here).
+    billing: Option<Billing>,
+    /// CDR ids made so far.
+    cdr_seq: u64,
 }
 
 /// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
@@ -156,7 +200,34 @@ impl B2bua {
             counters,
             nonces: HashMap::new(),
             draining: false,
+            deferred: Vec::new(),
+            billing: None,
+            cdr_seq: 0,
         }
+    }
+
+    /// Bills calls against `billing`'s live balances (shared by the shards of the switch):
+    /// a call is authorised at admission, reserves money in slices while it runs, is released
+    /// when the money runs out, and settles at hangup.
+    pub fn set_billing(&mut self, billing: Billing) {
+        self.billing = Some(billing);
+    }
+
+    fn cdr_id(&mut self, now: Instant) -> String {
+        self.cdr_seq += 1;
+        format!(
+            "{}{:x}-{:x}",
+            self.config.cdr_id_prefix,
+            self.unix_ms(now),
+            self.cdr_seq
+        )
+    }
+
+    /// The instant of a unix time in milliseconds (clamped to the engine's epoch).
+    fn instant_of(&self, ms: i64) -> Instant {
+        let (at, unix) = self.config.epoch;
+        let delta = ms.saturating_sub(unix.saturating_mul(1000));
+        at + Duration::from_millis(u64::try_from(delta).unwrap_or(0))
     }
 
     /// Swaps in a new routing snapshot; calls in progress keep the decision they have.
@@ -183,7 +254,14 @@ impl B2bua {
             let connected = self.calls.get(&id).is_some_and(|c| c.connected.is_some());
             if connected {
                 self.bye_both(now, id, ep);
-                self.end(now, id, 200, EndedBy::Switch, "switch shutting down");
+                self.end(
+                    now,
+                    id,
+                    200,
+                    EndedBy::Switch,
+                    "switch shutting down",
+                    R::Shutdown,
+                );
             } else {
                 if let Some(call) = self.calls.get_mut(&id)
                     && let Some(leg) = call.live_b_mut()
@@ -192,8 +270,41 @@ impl B2bua {
                     let tx = leg.tx;
                     let _ = ep.cancel(now, tx);
                 }
-                self.fail_call_by(now, id, 503, EndedBy::Switch, "switch shutting down", ep);
+                self.fail_call_by(
+                    now,
+                    id,
+                    503,
+                    EndedBy::Switch,
+                    "switch shutting down",
+                    R::Shutdown,
+                    ep,
+                );
             }
+        }
+    }
+
+    /// Sends messages held back by [`Config::defer_hangup`], once the call's record is safe.
+    pub fn release(&mut self, now: Instant, deferred: Vec<Deferred>, ep: &mut Endpoint) {
+        for d in deferred {
+            match d {
+                Deferred::Response { tx, response } => {
+                    let _ = ep.send_response(now, tx, response);
+                }
+                Deferred::Request { request, dest } => {
+                    if let Ok(msg) = Message::parse(request) {
+                        let _ = ep.send_request(now, msg, dest);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a hang-up request now, or holds it for [`B2bua::release`].
+    fn hangup_request(&mut self, now: Instant, ep: &mut Endpoint, request: Bytes, dest: Peer) {
+        if self.config.defer_hangup {
+            self.deferred.push(Deferred::Request { request, dest });
+        } else if let Ok(msg) = Message::parse(request) {
+            let _ = ep.send_request(now, msg, dest);
         }
     }
 
@@ -261,9 +372,22 @@ impl B2bua {
                         200,
                         EndedBy::Switch,
                         "maximum call duration reached",
+                        R::MaxDuration,
                     );
                 }
                 CallTimer::Retransmit2xx => self.retransmit_2xx(now, id, ep),
+                CallTimer::Billing => self.extend_grant(now, id),
+                CallTimer::BalanceEnd => {
+                    self.bye_both(now, id, ep);
+                    self.end(
+                        now,
+                        id,
+                        200,
+                        EndedBy::Switch,
+                        "balance exhausted",
+                        R::BalanceExhausted,
+                    );
+                }
             }
         }
     }
@@ -429,17 +553,23 @@ impl B2bua {
             callee: &callee,
         };
         let unix = self.unix(now);
-        // One lock for the decision and the lines it takes: no other shard can take the last
-        // line in between.
+        let now_ms = self.unix_ms(now);
+        // One lock for the decision and the lines and money it takes: no other shard can take
+        // the last line or the last cent in between (order: counters, then billing).
         let counters = self.counters.clone();
+        let billing = self.billing.clone();
         let mut table = counters.lock();
+        let mut ledger = billing.as_ref().map(Billing::lock);
         let decision = route(
             &self.snapshot,
             &request,
-            &table.view(&self.snapshot, unix),
+            &table
+                .view(&self.snapshot, unix)
+                .with_ledger(ledger.as_deref()),
             unix,
         );
         if let Some(reject) = &decision.reject {
+            drop(ledger);
             drop(table);
             let wants_digest = matches!(reject.reason, RejectReason::DigestRequired)
                 || (digest_user.is_none()
@@ -451,18 +581,14 @@ impl B2bua {
             }
             let code = reject.code.as_u16();
             let reason_text = reject.reason.to_string();
-            let reason = format!(
-                "SIP;cause={code};text=\"{}\"",
-                reason_text.replace('"', "'")
-            );
-            answer(
+            self.refuse(
                 now,
-                ep,
                 tx,
                 &msg,
                 code,
                 reject.code.reason_phrase(),
-                Some(&reason),
+                &reason_text,
+                ep,
             );
             self.rejected(
                 now,
@@ -476,6 +602,30 @@ impl B2bua {
             );
             return;
         }
+        let grant = match ledger.as_deref_mut() {
+            Some(l) => match authorise(l, &decision, now_ms) {
+                Ok(g) => g,
+                Err((code, text)) => {
+                    drop(ledger);
+                    drop(table);
+                    let phrase = SipCode::new(code).map_or("Forbidden", SipCode::reason_phrase);
+                    self.refuse(now, tx, &msg, code, phrase, &text, ep);
+                    self.rejected(
+                        now,
+                        &msg,
+                        source,
+                        caller,
+                        callee,
+                        code,
+                        &text,
+                        Some(decision),
+                    );
+                    return;
+                }
+            },
+            None => None,
+        };
+        drop(ledger);
         let mut held = Vec::new();
         if let Some(m) = &decision.mapping_gateway {
             held.push((Kind::MappingGateway, m.name.clone()));
@@ -511,7 +661,8 @@ impl B2bua {
             callee,
             ringing: None,
             connected: None,
-            timers: [None; 4],
+            timers: [None; crate::call::CALL_TIMERS],
+            grant,
             ok_a: None,
             tried: Vec::new(),
             held,
@@ -520,6 +671,59 @@ impl B2bua {
         self.by_a_tx.insert(tx, id);
         self.by_call_id.insert(call_id, id);
         self.try_candidate(now, id, 0, 0, ep);
+    }
+
+    /// Answers a refused INVITE with `code` and a Reason header (RFC 3326) naming the cause.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        msg: &Message,
+        code: u16,
+        phrase: &str,
+        text: &str,
+        ep: &mut Endpoint,
+    ) {
+        let reason = format!("SIP;cause={code};text=\"{}\"", text.replace('"', "'"));
+        answer(now, ep, tx, msg, code, phrase, Some(&reason));
+    }
+
+    /// Reserves the next slice of a running call's money and re-arms its billing timers.
+    fn extend_grant(&mut self, now: Instant, id: u64) {
+        let now_ms = self.unix_ms(now);
+        let Some(billing) = self.billing.clone() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(grant) = call.grant.as_mut() else {
+            return;
+        };
+        let _ = billing.lock().book.extend(grant, now_ms);
+        let (ext, hard) = (grant.extend_at(), grant.hard_end_at());
+        self.arm_billing(id, now_ms, ext, hard);
+    }
+
+    /// Arms the slice (`extend_at`) and release (`hard_end_at`) timers of a billed call.
+    fn arm_billing(&mut self, id: u64, now_ms: i64, ext: Option<i64>, hard: Option<i64>) {
+        match ext {
+            // Never sooner than 250 ms: an extension that was not due yet is retried later.
+            Some(ms) => self.arm(
+                id,
+                self.instant_of(ms.max(now_ms.saturating_add(250))),
+                CallTimer::Billing,
+            ),
+            None => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.timers[CallTimer::Billing.index()] = None;
+                }
+            }
+        }
+        if let Some(ms) = hard {
+            self.arm(id, self.instant_of(ms), CallTimer::BalanceEnd);
+        }
     }
 
     /// Records a call refused before it had legs (every attempt gets a CDR).
@@ -535,7 +739,16 @@ impl B2bua {
         why: &str,
         decision: Option<RouteDecision>,
     ) {
+        let end_reason = if self.draining {
+            R::Shutdown
+        } else {
+            R::Rejected
+        };
+        let cdr_id = self.cdr_id(now);
         self.events.push_back(CallEvent::Ended(CallEnd {
+            end_reason,
+            cdr_id,
+            settlement: None,
             call_id: msg.call_id().to_owned(),
             source: source.addr,
             caller,
@@ -548,6 +761,7 @@ impl B2bua {
             final_code: code,
             connected: false,
             ended_by: EndedBy::Switch,
+            deferred: Vec::new(),
             reason: why.to_owned(),
             tried: Vec::new(),
             hold_time: Duration::ZERO,
@@ -734,6 +948,7 @@ impl B2bua {
 
     fn on_b_response(&mut self, now: Instant, id: u64, tx: TxId, msg: &Message, ep: &mut Endpoint) {
         let Some(code) = msg.status() else { return };
+        let now_ms = self.unix_ms(now);
         let local = self.config.local;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -798,6 +1013,10 @@ impl B2bua {
             if call.phase != Phase::Connected {
                 call.phase = Phase::Connected;
                 call.connected = Some(now);
+                let billing = call.grant.as_mut().map(|g| {
+                    g.answer(now_ms);
+                    (g.extend_at(), g.hard_end_at())
+                });
                 let gw = call
                     .decision
                     .candidates
@@ -821,6 +1040,9 @@ impl B2bua {
                 }
                 if let Some(limit) = limit {
                     self.arm(id, now + limit, CallTimer::MaxDuration);
+                }
+                if let Some((ext, hard)) = billing {
+                    self.arm_billing(id, now_ms, ext, hard);
                 }
             }
             return;
@@ -937,14 +1159,20 @@ impl B2bua {
 
     /// Answers leg A with a final failure and ends the call.
     fn fail_call(&mut self, now: Instant, id: u64, code: u16, why: &str, ep: &mut Endpoint) {
-        let ended_by = if code == 487 {
-            EndedBy::Caller
-        } else {
-            EndedBy::Callee
+        let ringing = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase == Phase::Ringing);
+        let (ended_by, reason) = match code {
+            487 => (EndedBy::Caller, R::Cancelled),
+            408 if ringing => (EndedBy::Switch, R::NoAnswer),
+            408 => (EndedBy::Switch, R::Timeout),
+            _ => (EndedBy::Callee, R::RoutingFailed),
         };
-        self.fail_call_by(now, id, code, ended_by, why, ep);
+        self.fail_call_by(now, id, code, ended_by, why, reason, ep);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fail_call_by(
         &mut self,
         now: Instant,
@@ -952,6 +1180,7 @@ impl B2bua {
         code: u16,
         ended_by: EndedBy,
         why: &str,
+        reason: R,
         ep: &mut Endpoint,
     ) {
         let Some(call) = self.calls.get(&id) else {
@@ -963,7 +1192,7 @@ impl B2bua {
             resp.push_header("Retry-After", "30");
         }
         let _ = ep.send_response(now, call.a.tx, resp.build());
-        self.end(now, id, code, ended_by, why);
+        self.end(now, id, code, ended_by, why, reason);
     }
 
     fn on_cancel(&mut self, now: Instant, invite: TxId, ep: &mut Endpoint) {
@@ -995,28 +1224,49 @@ impl B2bua {
             );
             return;
         };
-        answer(now, ep, tx, msg, 200, "OK", None);
+        if self.config.defer_hangup {
+            let tag = ep.new_tag();
+            let response = response_to(msg, 200, "OK", Some(&tag)).build();
+            self.deferred.push(Deferred::Response { tx, response });
+        } else {
+            answer(now, ep, tx, msg, 200, "OK", None);
+        }
         let local = self.config.local;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
         if call.a.call_id == msg.call_id() {
-            if let Some(leg) = call.b.iter_mut().rev().find(|b| !b.abandoned) {
+            let bye = call.b.iter_mut().rev().find(|b| !b.abandoned).map(|leg| {
                 leg.cseq += 1;
-                let bye = leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local);
-                if let Ok(bye) = Message::parse(bye) {
-                    let _ = ep.send_request(now, bye, leg.dest);
-                }
+                (
+                    leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local),
+                    leg.dest,
+                )
+            });
+            if let Some((bye, dest)) = bye {
+                self.hangup_request(now, ep, bye, dest);
             }
-            self.end(now, id, 200, EndedBy::Caller, "caller hung up");
+            self.end(
+                now,
+                id,
+                200,
+                EndedBy::Caller,
+                "caller hung up",
+                R::NormalClearing,
+            );
         } else {
             call.a.cseq += 1;
             let bye = call.a.request(&Method::Bye, &ep.new_branch(), local);
             let dest = call.a.source;
-            if let Ok(bye) = Message::parse(bye) {
-                let _ = ep.send_request(now, bye, dest);
-            }
-            self.end(now, id, 200, EndedBy::Callee, "callee hung up");
+            self.hangup_request(now, ep, bye, dest);
+            self.end(
+                now,
+                id,
+                200,
+                EndedBy::Callee,
+                "callee hung up",
+                R::NormalClearing,
+            );
         }
     }
 
@@ -1120,19 +1370,22 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if let Some(leg) = call.b.iter_mut().rev().find(|b| !b.abandoned) {
+        let to_b = call.b.iter_mut().rev().find(|b| !b.abandoned).map(|leg| {
             leg.cseq += 1;
-            if let Ok(bye) =
-                Message::parse(leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local))
-            {
-                let _ = ep.send_request(now, bye, leg.dest);
-            }
-        }
+            (
+                leg.request(&Method::Bye, leg.cseq, &ep.new_branch(), local),
+                leg.dest,
+            )
+        });
         call.a.cseq += 1;
-        let dest = call.a.source;
-        if let Ok(bye) = Message::parse(call.a.request(&Method::Bye, &ep.new_branch(), local)) {
-            let _ = ep.send_request(now, bye, dest);
+        let to_a = (
+            call.a.request(&Method::Bye, &ep.new_branch(), local),
+            call.a.source,
+        );
+        if let Some((bye, dest)) = to_b {
+            self.hangup_request(now, ep, bye, dest);
         }
+        self.hangup_request(now, ep, to_a.0, to_a.1);
     }
 
     fn arm(&mut self, id: u64, at: Instant, kind: CallTimer) {
@@ -1155,7 +1408,14 @@ impl B2bua {
         if now.saturating_duration_since(first) >= limit {
             call.ok_a = None;
             self.bye_both(now, id, ep);
-            self.end(now, id, 408, EndedBy::Switch, "no ACK for the 2xx on leg A");
+            self.end(
+                now,
+                id,
+                408,
+                EndedBy::Switch,
+                "no ACK for the 2xx on leg A",
+                R::Timeout,
+            );
             return;
         }
         let _ = ep.send_response(now, call.a.tx, bytes.clone());
@@ -1164,9 +1424,34 @@ impl B2bua {
         self.arm(id, now + next, CallTimer::Retransmit2xx);
     }
 
-    fn end(&mut self, now: Instant, id: u64, code: u16, ended_by: EndedBy, why: &str) {
+    fn end(
+        &mut self,
+        now: Instant,
+        id: u64,
+        code: u16,
+        ended_by: EndedBy,
+        why: &str,
+        end_reason: R,
+    ) {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
+        };
+        let hold = call
+            .connected
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        let cdr_id = self.cdr_id(now);
+        let settlement = match (call.grant.take(), &self.billing) {
+            (Some(grant), Some(billing)) => {
+                let mut l = billing.lock();
+                if call.connected.is_some() {
+                    let hold_ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX);
+                    l.book.settle(grant, hold_ms, OpId(cdr_id.clone())).ok()
+                } else {
+                    let _ = l.book.cancel(grant);
+                    None
+                }
+            }
+            _ => None,
         };
         {
             let mut table = self.counters.lock();
@@ -1209,6 +1494,10 @@ impl B2bua {
             final_code: code,
             connected: call.connected.is_some(),
             ended_by,
+            end_reason,
+            cdr_id,
+            settlement,
+            deferred: std::mem::take(&mut self.deferred),
             reason: why.to_owned(),
             tried: call.tried,
             hold_time,
@@ -1279,4 +1568,45 @@ fn relay_to_a(
     };
     let _ = ep.send_response(now, a.tx, resp.clone());
     resp
+}
+
+/// Authorises a routed call against the live balance: `Ok(None)` when there is nothing to bill
+/// (no customer rate), `Err((code, text))` when the call must be refused.
+fn authorise(
+    l: &mut crate::billing::Ledger,
+    d: &RouteDecision,
+    now_ms: i64,
+) -> Result<Option<tollswitch_billing::Grant>, (u16, String)> {
+    let (Some(rate), Some(account)) = (&d.customer_rate, &d.account) else {
+        return Ok(None);
+    };
+    let tariff = Tariff::new(
+        rate.price,
+        rate.first_increment_secs,
+        rate.next_increment_secs,
+        rate.connect_fee,
+    )
+    .map_err(|e| {
+        (
+            500,
+            format!("customer rate {} unusable: {e}", rate.prefix.as_str()),
+        )
+    })?
+    .with_prefix(rate.prefix.as_str());
+    let tariff = match &rate.area {
+        Some(a) => tariff.with_area(a.as_ref()),
+        None => tariff,
+    };
+    let callee = d.callee_out.as_ref().map_or("", |n| n.as_str());
+    let tariff = l.book.config().tariff_for(callee, tariff);
+    let Some(id) = l.id(&account.name) else {
+        return Err((
+            403,
+            format!("account {} is unknown to billing", account.name),
+        ));
+    };
+    l.book
+        .authorise(id, &tariff, now_ms)
+        .map(Some)
+        .map_err(|r| (r.code().as_u16(), r.to_string()))
 }

@@ -14,9 +14,11 @@
 //! [`Config`]. Each leg B is a new dialog (own Call-ID, tags, CSeq, Via and Contact): nothing of
 //! one side's Via, Contact or Record-Route reaches the other.
 
+mod billing;
 mod call;
 mod counters;
 mod engine;
 
+pub use billing::{Billing, Ledger};
 pub use counters::{Counters, Kind as CounterKind};
-pub use engine::{B2bua, CallEnd, CallEvent, Config, EndedBy};
+pub use engine::{B2bua, CallEnd, CallEvent, Config, Deferred, EndedBy};

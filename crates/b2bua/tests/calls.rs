@@ -229,6 +229,8 @@ fn setup(seed: u64, loss: u32, provisioning: &str) -> Setup {
         max_call_duration: None,
         realm: "tollswitch".to_owned(),
         call_id_prefix: String::new(),
+        defer_hangup: false,
+        cdr_id_prefix: "t0-".to_owned(),
     };
     let ended = Rc::new(RefCell::new(Vec::new()));
     let engine = Rc::new(RefCell::new(B2bua::new(config, snapshot)));
@@ -1256,4 +1258,243 @@ fn call_end_carries_what_a_cdr_needs() {
         Some("44")
     );
     assert_eq!(d.candidates[1].gateway.name, "gw2");
+}
+
+#[test]
+fn deferred_hangup_holds_the_bye_answer_and_the_relayed_bye_until_released() {
+    let mut s = setup(27, 0, PROVISIONING);
+    let config = EngineConfig {
+        local: addr(SWITCH),
+        epoch: (s.w.now(), 1_800_000_000),
+        invite_timeout: Duration::from_secs(10),
+        ringing_timeout: Duration::from_secs(120),
+        max_call_duration: None,
+        realm: "tollswitch".to_owned(),
+        call_id_prefix: String::new(),
+        defer_hangup: true,
+        cdr_id_prefix: "t0-".to_owned(),
+    };
+    let prov = toml::from_str(PROVISIONING).expect("provisioning");
+    let snapshot = Arc::new(RoutingSnapshot::compile(&prov).expect("compile"));
+    *s.engine.borrow_mut() = B2bua::new(config, snapshot);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    start_call(&mut s, "441234", "deferred");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![200]);
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_millis(200));
+    let bye_answered = |s: &Setup| {
+        s.uac_seen
+            .borrow()
+            .iter()
+            .any(|m| m.cseq().method == Method::Bye && m.status() == Some(200))
+    };
+    assert!(
+        !bye_answered(&s),
+        "no 200 for the BYE before the record is safe"
+    );
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "BYE"),
+        0,
+        "nor a BYE to the vendor"
+    );
+    let deferred = {
+        let mut ended = s.ended.borrow_mut();
+        assert_eq!(ended.len(), 1, "the call has ended in the engine");
+        std::mem::take(&mut ended[0].deferred)
+    };
+    assert_eq!(
+        deferred.len(),
+        2,
+        "the 200 for the BYE and the BYE to the vendor"
+    );
+    let engine = s.engine.clone();
+    s.w.with_endpoint(s.switch, |now, ep| {
+        engine.borrow_mut().release(now, deferred, ep)
+    });
+    s.w.drive(Duration::from_secs(1));
+    assert!(bye_answered(&s), "released: the caller's BYE is answered");
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "BYE"),
+        1,
+        "and the vendor gets its BYE"
+    );
+    s.w.drive(Duration::from_secs(40));
+    assert_eq!(
+        s.w.with_endpoint(s.switch, |_, ep| ep.transaction_count()),
+        0
+    );
+}
+
+/// Billing over `provisioning` with no anti-overdraft margin, attached to the setup's engine.
+fn with_billing(s: &Setup, provisioning: &str) -> tollswitch_b2bua::Billing {
+    let prov: tollswitch_model::provisioning::Provisioning =
+        toml::from_str(provisioning).expect("provisioning");
+    let cfg = tollswitch_billing::BillingConfig {
+        overdraft_advance_minutes: 0,
+        ..tollswitch_billing::BillingConfig::default()
+    };
+    let billing = tollswitch_b2bua::Billing::new(cfg);
+    billing
+        .sync_accounts(&prov.accounts, |_| None, None)
+        .expect("accounts");
+    s.engine.borrow_mut().set_billing(billing.clone());
+    billing
+}
+
+fn money(s: &str) -> tollswitch_model::Money {
+    s.parse().expect("money")
+}
+
+#[test]
+fn a_call_is_released_exactly_when_the_balance_runs_out() {
+    // 0.10 at 0.05 a minute, 60/60: two minutes.
+    let prov = PROVISIONING.replace("balance = \"100.00\"", "balance = \"0.10\"");
+    let mut s = setup(30, 0, &prov);
+    let billing = with_billing(&s, &prov);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "runs-out");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![200]);
+    s.w.drive(Duration::from_secs(119));
+    assert!(
+        s.ended.borrow().is_empty(),
+        "still talking before two minutes"
+    );
+    s.w.drive(Duration::from_secs(5));
+    let ended = s.ended.borrow();
+    assert_eq!(ended.len(), 1, "released at two minutes");
+    let e = &ended[0];
+    assert_eq!(
+        e.end_reason,
+        tollswitch_model::cdr::EndReason::BalanceExhausted
+    );
+    assert_eq!(e.ended_by, EndedBy::Switch);
+    let hold = e.hold_time.as_millis();
+    assert!((120_000..120_100).contains(&hold), "hold {hold} ms");
+    let st = e.settlement.as_ref().expect("settled");
+    assert_eq!(st.debited, money("0.10"));
+    assert_eq!(st.charge.billed_secs, 120);
+    drop(ended);
+    let after = billing.account("customer").expect("account");
+    assert_eq!(after.balance, money("0"));
+    assert_eq!((after.reserved, after.open_grants), (money("0"), 0));
+    assert_eq!(requests_seen(&s.w, s.v1, "BYE"), 1, "the vendor got a BYE");
+    let caller_bye = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .any(|m| m.method() == Some(&Method::Bye));
+    assert!(caller_bye, "and the caller");
+}
+
+#[test]
+fn a_call_the_balance_cannot_start_is_refused_with_402_and_a_reason() {
+    let prov = PROVISIONING.replace("balance = \"100.00\"", "balance = \"0.01\"");
+    let mut s = setup(31, 0, &prov);
+    let _billing = with_billing(&s, &prov);
+    vendor(&mut s.w, s.v1, vec![200]);
+    start_call(&mut s, "441234", "poor");
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![402]);
+    let reason = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find(|m| m.status() == Some(402))
+        .and_then(|m| {
+            m.header(HeaderName::Reason)
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+        });
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("insufficient balance")),
+        "{reason:?}"
+    );
+    assert_eq!(requests_seen(&s.w, s.v1, "INVITE"), 0, "no vendor leg");
+    assert_eq!(
+        s.ended.borrow()[0].end_reason,
+        tollswitch_model::cdr::EndReason::Rejected
+    );
+}
+
+#[test]
+fn two_hundred_concurrent_calls_never_overdraw_a_shared_balance() {
+    // 0.40 balance + 0.10 credit at 0.05 a minute, 6/6 increments: ten minutes in total.
+    let prov = PROVISIONING
+        .replace(
+            "balance = \"100.00\"",
+            "balance = \"0.40\"\ncredit_limit = \"0.10\"",
+        )
+        .replace(
+            "rate = [{ prefix = \"44\", price = \"0.05\" }]\n\n[[rate_table]]\nname = \"cost\"",
+            "rate = [{ prefix = \"44\", price = \"0.05\", first_increment_secs = 6, next_increment_secs = 6 }]\n\n[[rate_table]]\nname = \"cost\"",
+        );
+    assert_ne!(prov, PROVISIONING);
+    let mut s = setup(32, 0, &prov);
+    let billing = with_billing(&s, &prov);
+    vendor(&mut s.w, s.v1, vec![200]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    for i in 0..200 {
+        start_call(&mut s, "441234", &format!("c{i}"));
+    }
+    // Callers who still hold a line hang up at random moments over the next ten minutes.
+    let mut rng = tollswitch_testkit::Rng::new(32);
+    for step in 0..60 {
+        s.w.drive(Duration::from_secs(10));
+        let answered: Vec<Message> = s
+            .uac_seen
+            .borrow()
+            .iter()
+            .filter(|m| m.status() == Some(200) && m.cseq().method == Method::Invite)
+            .cloned()
+            .collect();
+        for ok in answered {
+            if rng.chance(3) && !s.ended.borrow().iter().any(|e| e.call_id == ok.call_id()) {
+                s.w.with_endpoint(s.uac, |now, ep| {
+                    let bye = Message::parse(dialog_request(
+                        &ok,
+                        &Method::Bye,
+                        2 + step,
+                        &ep.new_branch(),
+                    ))
+                    .expect("bye");
+                    ep.send_request(now, bye, udp(SWITCH)).expect("send BYE")
+                });
+            }
+        }
+    }
+    s.w.drive(Duration::from_secs(60));
+    let ended = s.ended.borrow();
+    assert_eq!(ended.len(), 200, "every attempt ended");
+    let debited: i64 = ended
+        .iter()
+        .filter_map(|e| e.settlement.as_ref())
+        .map(|st| st.debited.micros())
+        .sum();
+    let view = billing.account("customer").expect("account");
+    assert!(
+        view.balance.micros() >= -100_000,
+        "never below the credit limit: {}",
+        view.balance
+    );
+    assert_eq!(
+        money("0.40").micros() - view.balance.micros(),
+        debited,
+        "the sum of the charges is the balance change"
+    );
+    assert!(debited <= 500_000, "at most ten minutes were sold");
+    assert_eq!((view.reserved, view.open_grants), (money("0"), 0));
+    let cut = ended
+        .iter()
+        .filter(|e| e.end_reason == tollswitch_model::cdr::EndReason::BalanceExhausted)
+        .count();
+    let refused = ended.iter().filter(|e| e.final_code == 402).count();
+    assert!(
+        cut > 0 && refused > 0,
+        "money ran out: {cut} cut, {refused} refused"
+    );
+    drop(ended);
+    assert!(s.engine.borrow().counters().is_idle());
 }

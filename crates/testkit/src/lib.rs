@@ -218,10 +218,12 @@ impl World {
         &self.wire
     }
 
-    /// Runs until nothing is pending or `limit` of virtual time has passed since now.
+    /// Runs everything due within `limit` of virtual time; the clock then stands at the end of
+    /// that period, so consecutive drives add up to their total.
     pub fn drive(&mut self, limit: Duration) {
         let deadline = self.now + limit;
         while self.step(deadline) {}
+        self.now = self.now.max(deadline);
     }
 
     /// Runs until `cond` holds or `limit` passes; returns whether it held.
