@@ -145,6 +145,11 @@ struct ServeArgs {
     /// [default: 30].
     #[arg(long, value_name = "SECS")]
     drain_timeout: Option<u64>,
+    /// How often the database is checked for provisioning changes made by other processes
+    /// (`provision apply`, `rates import`, the API), seconds; 0 checks only on SIGHUP
+    /// [default: 5].
+    #[arg(long, value_name = "SECS")]
+    reload_interval: Option<u64>,
     /// Apply this provisioning file (TOML, the `provision apply` format) to the database at
     /// start and again on SIGHUP.
     #[arg(long)]
@@ -205,7 +210,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         file: args.provisioning.clone(),
         every: node.reload_interval,
     };
-    let mut provisioning = source.load(args.demo).await?;
+    let mut provisioning = source.load(args.demo, true).await?;
     let params = serve::parameters(&provisioning)?;
     let mut files = match params.cdr_file_write_interval_secs() {
         Some(secs) => Some(records::CdrFiles::new(
@@ -220,7 +225,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
     if replayed > 0 {
         println!("cdr journal: {replayed} record(s) from the previous run stored");
         // Their charges moved balances: read them again.
-        provisioning = source.load(false).await?;
+        provisioning = source.load(false, false).await?;
     }
     let (journal, committed) = journal::Journal::start(journal::JournalOptions {
         dir: journal_dir,
@@ -236,6 +241,8 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         store_stats.clone(),
     ));
     let cfg = tollswitch_billing::BillingConfig::from_parameters(&params);
+    let live = storage.live_balances(node::LEDGER_WINDOW).await?;
+    let payments = node::ExternalLedger::new(&live);
     let records = serve::Records {
         journal: Some(journal),
         billing: Some(tollswitch_b2bua::Billing::new(cfg.clone())),
@@ -247,6 +254,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         shards: node.shards,
         records,
         node: node.name.clone(),
+        balances: live.balances,
     };
     let switch = Arc::new(serve::Switch::start(&provisioning, options).await?);
     let ready = Arc::new(AtomicBool::new(true));
@@ -265,7 +273,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         fmt_addr(http),
         switch.transports.shards()
     );
-    let reloader = tokio::spawn(node::reload_loop(source, switch.clone()));
+    let reloader = tokio::spawn(node::reload_loop(source, switch.clone(), payments));
     shutdown_signal().await;
     ready.store(false, Ordering::Relaxed);
     println!(

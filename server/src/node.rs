@@ -162,6 +162,9 @@ impl NodeConfig {
         if let Some(v) = args.drain_timeout {
             c.drain_timeout = Duration::from_secs(v);
         }
+        if let Some(v) = args.reload_interval {
+            c.reload_interval = Duration::from_secs(v);
+        }
         if c.name.is_empty()
             || !c
                 .name
@@ -200,15 +203,16 @@ pub struct ProvisioningSource {
 }
 
 impl ProvisioningSource {
-    /// Applies the demo (when asked) and the file (when given), then reads the database.
-    pub async fn load(&self, demo: bool) -> anyhow::Result<Provisioning> {
+    /// Applies the demo (when asked) and the file (when given and `apply_file`), then reads the
+    /// database.
+    pub async fn load(&self, demo: bool, apply_file: bool) -> anyhow::Result<Provisioning> {
         if demo {
             let demo: Provisioning =
                 toml::from_str(crate::DEMO).map_err(|e| anyhow::anyhow!("built-in demo: {e}"))?;
             self.storage.apply(&demo).await?;
             println!("applied the demo provisioning");
         }
-        if let Some(path) = &self.file {
+        if let Some(path) = self.file.as_ref().filter(|_| apply_file) {
             let p = read_file(path)?;
             self.storage
                 .apply(&p)
@@ -225,18 +229,19 @@ fn read_file(path: &Path) -> anyhow::Result<Provisioning> {
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Reloads provisioning into the running switch on SIGHUP (file or database) and, for a
-/// database, whenever its provisioning revision changes.
-pub async fn reload_loop(source: ProvisioningSource, switch: Arc<Switch>) {
+/// Follows changes made outside the running switch: reloads provisioning on SIGHUP and when
+/// the database's provisioning revision changes, and applies payments and adjustments entered
+/// by the CLI or API to the live balances (checked every second).
+pub async fn reload_loop(
+    source: ProvisioningSource,
+    switch: Arc<Switch>,
+    mut payments: ExternalLedger,
+) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut seen = revision(&source.storage).await;
-    let poll = if source.every.is_zero() {
-        Duration::from_secs(3600)
-    } else {
-        source.every
-    };
-    let mut tick = tokio::time::interval(poll);
+    let mut seen = source.storage.provisioning_revision().await.ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_check = tokio::time::Instant::now();
     tick.tick().await;
     loop {
         #[cfg(unix)]
@@ -254,24 +259,78 @@ pub async fn reload_loop(source: ProvisioningSource, switch: Arc<Switch>) {
             () = hup_now => true,
             _ = tick.tick() => false,
         };
+        if let Some(billing) = &switch.billing {
+            payments.poll(&source.storage, billing).await;
+        }
         if !forced {
-            let now = revision(&source.storage).await;
+            if source.every.is_zero() || last_check.elapsed() < source.every {
+                continue;
+            }
+            last_check = tokio::time::Instant::now();
+            let now = source.storage.provisioning_revision().await.ok();
             if now.is_none() || now == seen {
                 continue;
             }
-            seen = now;
         }
-        match source.load(false).await {
+        // SIGHUP re-applies the file; a change made in the database is taken as it is.
+        match source.load(false, forced).await {
             Ok(p) => match switch.reload(&p).await {
                 Ok(()) => println!("provisioning reloaded"),
                 Err(e) => eprintln!("provisioning not reloaded: {e:#}"),
             },
             Err(e) => eprintln!("provisioning not reloaded: {e:#}"),
         }
+        seen = source.storage.provisioning_revision().await.ok();
     }
 }
 
-/// The database's provisioning revision (changes with every apply, import or edit).
-async fn revision(_storage: &tollswitch_storage::Storage) -> Option<i64> {
-    None
+/// Payments and adjustments already applied to the live balances. PostgreSQL may commit
+/// ledger rows out of sequence order, so a window behind the newest sequence number seen is
+/// read again and entries are recognised by id.
+pub struct ExternalLedger {
+    newest: i64,
+    applied: std::collections::HashMap<String, i64>,
+}
+
+/// How far behind the newest sequence number entries are read again.
+pub const LEDGER_WINDOW: i64 = 1000;
+
+impl ExternalLedger {
+    /// Starts from the snapshot the live balances were loaded from.
+    pub fn new(live: &tollswitch_storage::LiveBalances) -> ExternalLedger {
+        ExternalLedger {
+            newest: live.ledger_seq,
+            applied: live
+                .recent_external
+                .iter()
+                .map(|(seq, id)| (id.clone(), *seq))
+                .collect(),
+        }
+    }
+
+    async fn poll(
+        &mut self,
+        storage: &tollswitch_storage::Storage,
+        billing: &tollswitch_b2bua::Billing,
+    ) {
+        let from = self.newest.saturating_sub(LEDGER_WINDOW);
+        let Ok(entries) = storage.external_ledger_since(from, 10_000).await else {
+            return;
+        };
+        for (seq, e) in entries {
+            if self.applied.contains_key(&e.id) {
+                continue;
+            }
+            if billing.apply_external(&e.account, e.amount) {
+                println!(
+                    "balance of {} changed by {} ({})",
+                    e.account, e.amount, e.id
+                );
+            }
+            self.applied.insert(e.id, seq);
+            self.newest = self.newest.max(seq);
+        }
+        let floor = self.newest.saturating_sub(LEDGER_WINDOW);
+        self.applied.retain(|_, s| *s > floor);
+    }
 }

@@ -147,6 +147,8 @@ pub struct SwitchOptions {
     pub records: Records,
     /// This node's name in CDR ids.
     pub node: String,
+    /// Stored balances to start the live ones from (else the provisioned ones).
+    pub balances: std::collections::HashMap<String, tollswitch_model::Money>,
 }
 
 /// A running switch.
@@ -271,7 +273,11 @@ impl Switch {
         };
         if let Some(billing) = &opts.records.billing {
             billing
-                .sync_accounts(&provisioning.accounts, |_| None, None)
+                .sync_accounts(
+                    &provisioning.accounts,
+                    |name| opts.balances.get(name).copied(),
+                    None,
+                )
                 .map_err(|e| anyhow::anyhow!("billing: {e}"))?;
         }
         let prefilter = unknown_source_prefilter(shared_snapshot.clone());

@@ -63,7 +63,15 @@ impl Switch {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollswitch"))
             .args(["serve", "--sip", &addr.to_string(), "--http", "127.0.0.1:0"])
-            .args(["--shards", "2", "--drain-timeout", "5", "--provisioning"])
+            .args([
+                "--shards",
+                "2",
+                "--drain-timeout",
+                "5",
+                "--reload-interval",
+                "1",
+            ])
+            .arg("--provisioning")
             .arg(&file)
             .arg("--data")
             .arg(dir.join("data"))
@@ -646,5 +654,96 @@ fn sighup_reloads_the_provisioning_into_the_running_switch() {
         &["-m", "1", "-i", "127.0.0.1"],
     );
     assert!(status.success(), "after the reload 33 is routed: {status}");
+    assert!(stop(uas).success());
+}
+
+#[test]
+fn a_payment_made_while_running_lets_a_refused_customer_call() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start_with("payment", a, b, |p| {
+        p.replace("balance = \"100.00\"", "balance = \"0.01\"")
+    });
+    let status = run_uac(
+        "payment-before",
+        switch.addr,
+        "44123",
+        Some(402),
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "0.01 does not buy a minute at 0.05: {status}"
+    );
+    let data = switch.file.parent().expect("dir").join("data");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let url = tollswitch_storage::sqlite_url_for_data_dir(&data).expect("url");
+        let storage = tollswitch_storage::Storage::connect(&url)
+            .await
+            .expect("database");
+        storage
+            .pay("customer", "10".parse().expect("money"), Some("top-up"), 0)
+            .await
+            .expect("payment");
+        storage.close().await;
+    });
+    assert!(
+        switch.wait_for("balance of customer changed by 10", 1),
+        "the running switch picked the payment up"
+    );
+    let uas = start_uas("payment", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "payment-after",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(
+        status.success(),
+        "after the payment the call goes through: {status}"
+    );
+    assert!(stop(uas).success());
+}
+
+#[test]
+fn provision_apply_reaches_the_running_switch_without_a_signal() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("apply", a, b);
+    let data = switch.file.parent().expect("dir").join("data");
+    let routed = std::fs::read_to_string(&switch.file)
+        .expect("provisioning")
+        .replacen("prefixes = [\"44\"", "prefixes = [\"33\", \"44\"", 1)
+        .replace(
+            "{ prefix = \"1\", price = \"0.005\" }",
+            "{ prefix = \"1\", price = \"0.005\" }, { prefix = \"33\", price = \"0.02\" }",
+        );
+    let other = switch.file.with_file_name("routed.toml");
+    std::fs::write(&other, routed).expect("write");
+    let status = Command::new(env!("CARGO_BIN_EXE_tollswitch"))
+        .args(["provision", "apply"])
+        .arg(&other)
+        .arg("--data")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .status()
+        .expect("provision apply");
+    assert!(status.success());
+    assert!(
+        switch.wait_for("provisioning reloaded", 1),
+        "the revision change was noticed"
+    );
+    let uas = start_uas("apply", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "apply-after",
+        switch.addr,
+        "33123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "33 is routed now: {status}");
     assert!(stop(uas).success());
 }

@@ -105,6 +105,16 @@ impl Billing {
         l.book.pay(OpId(id.to_owned()), acc, amount)
     }
 
+    /// Applies a balance change recorded elsewhere (a payment made with the CLI or API while
+    /// the switch runs). False when billing does not know the account.
+    pub fn apply_external(&self, account: &str, delta: Money) -> bool {
+        let mut l = self.lock();
+        match l.id(account) {
+            Some(id) => l.book.apply_external(id, delta).is_ok(),
+            None => false,
+        }
+    }
+
     /// Open grants (calls holding money); 0 when every call has settled.
     pub fn open_grants(&self) -> usize {
         self.lock().book.open_grants()

@@ -760,6 +760,19 @@ impl BalanceBook {
         })
     }
 
+    /// Applies a balance change made and recorded elsewhere (a payment or adjustment entered
+    /// through storage while the switch runs); it produces no ledger operation because it
+    /// already is one. Negative deltas may take the balance below the credit limit (an
+    /// operator's correction); new reservations then simply find no headroom.
+    pub fn apply_external(&mut self, id: AccountId, delta: Money) -> Result<(), BillingError> {
+        let a = self
+            .accounts
+            .get_mut(&id)
+            .ok_or(BillingError::UnknownAccount { account: id })?;
+        a.balance = a.balance.checked_add(delta).ok_or(BillingError::Overflow)?;
+        Ok(())
+    }
+
     /// The agents above `account`, nearest first: at most [`MAX_AGENT_DEPTH`], stopping at an
     /// unknown account or a loop.
     pub fn agents_of(&self, account: AccountId) -> Vec<AccountId> {

@@ -54,7 +54,7 @@ fn corrupt(id: &str, field: &'static str, message: impl ToString) -> StorageErro
 
 const LEDGER_COLUMNS: &str = "id, account, kind, amount_micros, at_ms, cdr_id, note";
 
-fn decode_entry(row: &AnyRow) -> Result<LedgerEntry, StorageError> {
+pub(crate) fn decode_entry(row: &AnyRow) -> Result<LedgerEntry, StorageError> {
     let id: String = row.try_get("id")?;
     let kind: String = row.try_get("kind")?;
     Ok(LedgerEntry {

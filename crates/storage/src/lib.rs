@@ -43,6 +43,7 @@ mod params;
 mod provisioning;
 mod rates;
 mod report;
+mod revision;
 
 pub use cdr::{CdrFilter, MAX_SEARCH_LIMIT, TimeRange};
 pub use error::{ImportError, RowError, StorageError};
@@ -53,6 +54,7 @@ pub use report::{
     AccountReport, AreaReport, CodeCount, HourReport, MappingGatewayReport, RoutingGatewayReport,
     TrafficStats,
 };
+pub use revision::LiveBalances;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};

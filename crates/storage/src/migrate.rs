@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_cdr_ledger.sql"),
         postgres: include_str!("../migrations/postgres/0002_cdr_ledger.sql"),
     },
+    Migration {
+        version: 3,
+        description: "change counters",
+        sqlite: include_str!("../migrations/sqlite/0003_revision.sql"),
+        postgres: include_str!("../migrations/postgres/0003_revision.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -42,6 +42,14 @@ impl Storage {
         .bind(value)
         .execute(&self.pool)
         .await?;
+        self.bump_revision().await
+    }
+
+    /// Tells running switches that provisioning changed.
+    async fn bump_revision(&self) -> Result<(), StorageError> {
+        sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'provisioning_revision'")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -56,6 +64,7 @@ impl Storage {
             .bind(name)
             .execute(&self.pool)
             .await?;
+        self.bump_revision().await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -1383,6 +1383,7 @@ impl Storage {
             ..plan(&have, &want, false)
         };
         write(&mut tx, &have, ids, &want).await?;
+        crate::revision::bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(summary)
     }

@@ -507,6 +507,9 @@ impl Storage {
 
 /// The open transaction of an import, the file's rows staged in the temporary table
 /// `rate_import`; committed only when the whole file was valid.
+/// A running switch notices the new rates by this counter.
+const BUMP_REVISION: &str = "UPDATE meta SET value = value + 1 WHERE key = 'provisioning_revision'";
+
 enum ImportTx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
@@ -549,6 +552,7 @@ impl ImportTx {
                 sqlx::query("DROP TABLE temp.rate_import")
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(BUMP_REVISION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(replaced)
             }
@@ -562,6 +566,7 @@ impl ImportTx {
                     .bind(table_id)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(BUMP_REVISION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(replaced)
             }

@@ -18,6 +18,7 @@ backend_tests!(
     ledger_is_idempotent_and_moves_balances,
     ledger_refuses_overflow_and_keeps_orphans,
     agent_rollups_are_recorded_without_moving_the_agent_balance,
+    a_running_switch_sees_revisions_and_external_balance_changes,
     payments_are_recorded_with_history,
     report_by_account_and_mapping_gateway,
     report_by_routing_gateway,
@@ -522,6 +523,50 @@ async fn agent_rollups_are_recorded_without_moving_the_agent_balance(s: &Storage
         .await
         .unwrap();
     assert_eq!(books.len(), 1, "the roll-up is on the agent's books");
+}
+
+async fn a_running_switch_sees_revisions_and_external_balance_changes(s: &Storage) {
+    let r0 = s.provisioning_revision().await.unwrap();
+    with_accounts(s).await;
+    let r1 = s.provisioning_revision().await.unwrap();
+    assert!(r1 > r0, "apply bumps the revision");
+    s.set_parameter("SS_SIP_TIMEOUT_INVITE", "5").await.unwrap();
+    assert!(
+        s.provisioning_revision().await.unwrap() > r1,
+        "so does a parameter"
+    );
+
+    let live = s.live_balances(1000).await.unwrap();
+    assert!(live.recent_external.is_empty());
+    assert_eq!(live.balances.get("acme"), Some(&micros(10_000_000)));
+    s.apply_ledger(&[entry("call-1", "acme", LedgerKind::Charge, -100, T0)])
+        .await
+        .unwrap();
+    let paid = s
+        .pay("acme", micros(5_000_000), Some("top-up"), T0)
+        .await
+        .unwrap();
+    s.apply_ledger(&[entry("adj-1", "beta", LedgerKind::Adjustment, 7, T0)])
+        .await
+        .unwrap();
+    let ext = s.external_ledger_since(live.ledger_seq, 100).await.unwrap();
+    assert_eq!(
+        ext.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>(),
+        [paid.id.as_str(), "adj-1"],
+        "payments and adjustments, not the switch's own charges"
+    );
+    assert!(ext[0].0 < ext[1].0);
+    let after = s.external_ledger_since(ext[1].0, 100).await.unwrap();
+    assert!(after.is_empty());
+    let live = s.live_balances(1000).await.unwrap();
+    assert_eq!(live.ledger_seq, ext[1].0);
+    assert_eq!(
+        live.recent_external
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .collect::<Vec<_>>(),
+        [paid.id.as_str(), "adj-1"]
+    );
 }
 
 async fn ledger_refuses_overflow_and_keeps_orphans(s: &Storage) {
