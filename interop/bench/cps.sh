@@ -17,6 +17,7 @@
 #   RATES [250,500,1000,1500,2000,3000,4000,5000,6000,7000,8000,10000,12000]
 #   HOLD_RATES [500,1000,2000]     HOLD_MS [30000]     SECS [10] seconds of call creation per step
 #   TARGETS [sipp,kamailio,tollswitch]   STORM_PCT [1]   KEEP_GOING [0]
+#     (tollswitch-nobill: the same binary with --no-billing, to measure what billing and CDRs cost)
 #   UAC_PORT [5061] UAS_PORT [5080] KAM_PORT [5070] TS_PORT [5060]
 #   KAM_WORKERS [2] KAM_SHM_MB [2048] KAM_ALLOC [tlsf] (Debian's default qm costs ~4x CPU)
 #   TOLLSWITCH [build with cargo: target/release/tollswitch, or $CARGO_TARGET_DIR]
@@ -54,7 +55,7 @@ mkdir -p "$OUT/run"
 ulimit -n 65536 2>/dev/null || true
 
 # the binary under test: a copy, so a rebuild during the run cannot change it
-if has tollswitch; then
+if has tollswitch || has tollswitch-nobill; then
     if [[ -z "${TOLLSWITCH:-}" ]]; then
         (cd "$ROOT" && nice -n 5 cargo build --release -q -p tollswitch) || die "cargo build failed"
         TOLLSWITCH=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollswitch
@@ -72,7 +73,10 @@ for t in ${TARGETS//,/ }; do
 -m $KAM_SHM_MB -M 32 -n $KAM_WORKERS -x $KAM_ALLOC -X $KAM_ALLOC -Y $OUT/run \
 -A KAM_PORT=$KAM_PORT -A 'UAS_URI=\"sip:127.0.0.1:$UAS_PORT\"'") ;;
         tollswitch) targets+=(--target "tollswitch@$TS_PORT=$OUT/run/tollswitch serve \
---sip 127.0.0.1:$TS_PORT --provisioning $OUT/run/provisioning.toml") ;;
+--sip 127.0.0.1:$TS_PORT --http off --data $OUT/run/data --provisioning $OUT/run/provisioning.toml") ;;
+        tollswitch-nobill) targets+=(--target "tollswitch-nobill@$TS_PORT=$OUT/run/tollswitch serve \
+--sip 127.0.0.1:$TS_PORT --http off --data $OUT/run/data-nobill --no-billing \
+--provisioning $OUT/run/provisioning.toml") ;;
         *) die "unknown target $t" ;;
     esac
 done

@@ -509,7 +509,7 @@ def report(a):
                 res = 'clean' if r['clean'] == '1' else ('pass' if r['passed'] == '1' else 'FAIL')
                 if r['fail_detail'] and r['passed'] != '1':
                     res += ' (' + r['fail_detail'] + ')'
-                mem = (f"{int(r['rss_idle_kb']) / 1024:.1f}→{max(int(r['rss_peak_kb'] or 0), int(r['hwm_kb'] or 0) if t == 'tollswitch' else 0) / 1024:.1f}"
+                mem = (f"{int(r['rss_idle_kb']) / 1024:.1f}→{max(int(r['rss_peak_kb'] or 0), int(r['hwm_kb'] or 0) if t.startswith('tollswitch') else 0) / 1024:.1f}"
                        if r['rss_idle_kb'] not in ('', '0') else '–')
                 print(f"| {t} | {h / 1000:g} | {r['rate']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['uas_failed']} | "
                       f"{r['retr_uac']}/{r['retr_uas']} | {r['achieved_cps']} | {r['inv_200_ms']} | {r['concurrent_max']} | "
@@ -561,7 +561,8 @@ def report(a):
 
 
 def pairs(order):
-    pref = [('tollswitch', 'kamailio'), ('tollswitch', 'sipp'), ('kamailio', 'sipp')]
+    pref = [('tollswitch', 'kamailio'), ('tollswitch', 'sipp'), ('kamailio', 'sipp'),
+            ('tollswitch', 'tollswitch-nobill')]
     return [(x, y) for x, y in pref if x in order and y in order]
 
 

@@ -1,5 +1,8 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
+mod billing_cli;
+mod cdr_cli;
+mod cli_support;
 mod http;
 mod journal;
 mod node;
@@ -50,6 +53,23 @@ enum Command {
     Rates {
         #[command(subcommand)]
         command: rates::RatesCommand,
+    },
+    /// Rate one call: the rate in force for a callee and what a hold time costs.
+    Rate(billing_cli::RateArgs),
+    /// Accounts: payments, balance, ledger.
+    Account {
+        #[command(subcommand)]
+        command: billing_cli::AccountCommand,
+    },
+    /// CDRs: search and CSV export.
+    Cdr {
+        #[command(subcommand)]
+        command: cdr_cli::CdrCommand,
+    },
+    /// Traffic reports: ASR, ACD, PDD, minutes, revenue, cost, profit; final codes.
+    Report {
+        #[command(subcommand)]
+        command: cdr_cli::ReportCommand,
     },
 }
 
@@ -150,6 +170,10 @@ struct ServeArgs {
     /// [default: 5].
     #[arg(long, value_name = "SECS")]
     reload_interval: Option<u64>,
+    /// Run without balance control and without CDRs (laboratory and benchmark use: shows
+    /// what billing costs). Calls are still logged on standard output.
+    #[arg(long)]
+    no_billing: bool,
     /// Apply this provisioning file (TOML, the `provision apply` format) to the database at
     /// start and again on SIGHUP.
     #[arg(long)]
@@ -168,6 +192,10 @@ fn main() -> ExitCode {
         } => sip_check::run(&files, print),
         Command::Provision { command } => block_on("provision", provision::run(command)),
         Command::Rates { command } => block_on("rates", rates::run(command)),
+        Command::Rate(args) => block_on("rate", billing_cli::rate(args)),
+        Command::Account { command } => block_on("account", billing_cli::run(command)),
+        Command::Cdr { command } => block_on("cdr", cdr_cli::run_cdr(command)),
+        Command::Report { command } => block_on("report", cdr_cli::run_report(command)),
     }
 }
 
@@ -243,9 +271,18 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
     let cfg = tollswitch_billing::BillingConfig::from_parameters(&params);
     let live = storage.live_balances(node::LEDGER_WINDOW).await?;
     let payments = node::ExternalLedger::new(&live);
+    let (journal, billing) = if args.no_billing {
+        println!("billing and CDRs are off (--no-billing)");
+        (None, None)
+    } else {
+        (
+            Some(journal),
+            Some(tollswitch_b2bua::Billing::new(cfg.clone())),
+        )
+    };
     let records = serve::Records {
-        journal: Some(journal),
-        billing: Some(tollswitch_b2bua::Billing::new(cfg.clone())),
+        journal,
+        billing,
         cfg: Arc::new(cfg),
         print: true,
     };
