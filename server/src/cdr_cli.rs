@@ -39,6 +39,9 @@ pub enum CdrCommand {
     /// Write every CDR of a range as CSV (header row first; the CDR file columns) to stdout.
     /// The range may span at most SERVER_QUERY_CDR_MAX_DAY_INTERVAL days.
     Export(ExportArgs),
+    /// Measure CDR throughput through the fsynced journal and into the database with synthetic
+    /// records (writes them to the database: use a scratch --data directory).
+    Bench(crate::cdr_bench::BenchArgs),
 }
 
 /// Which CDRs, besides the time range.
@@ -164,6 +167,7 @@ pub async fn run_cdr(command: CdrCommand) -> ExitCode {
     finish(match command {
         CdrCommand::List(args) => list(args).await,
         CdrCommand::Export(args) => export(args).await,
+        CdrCommand::Bench(args) => return crate::cdr_bench::run(args).await,
     })
 }
 

@@ -106,6 +106,16 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             &s.store.ledger_stored,
         ),
         (
+            "tollswitch_cdr_pushed_total",
+            "CDRs acknowledged by the real-time report server.",
+            &s.store.pushed,
+        ),
+        (
+            "tollswitch_cdr_push_errors_total",
+            "Real-time CDR pushes that failed and were retried.",
+            &s.store.push_errors,
+        ),
+        (
             "tollswitch_cdr_store_errors_total",
             "Database writes of CDRs that failed and were retried.",
             &s.store.store_errors,

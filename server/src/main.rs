@@ -1,12 +1,14 @@
 //! `tollswitch`: the softswitch binary and its operator CLI.
 
 mod billing_cli;
+mod cdr_bench;
 mod cdr_cli;
 mod cli_support;
 mod http;
 mod journal;
 mod node;
 mod provision;
+mod push;
 mod rates;
 mod records;
 mod route_explain;
@@ -249,7 +251,8 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let journal_dir = node.data.join("journal");
-    let replayed = store::replay(&journal_dir, &storage, &mut files).await?;
+    let push_to = params.cdr_real_time_report_server().map(str::to_owned);
+    let replayed = store::replay(&journal_dir, &storage, &mut files, push_to.is_some()).await?;
     if replayed > 0 {
         println!("cdr journal: {replayed} record(s) from the previous run stored");
         // Their charges moved balances: read them again.
@@ -260,6 +263,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         capacity: usize::try_from(params.max_cdr_pending()).unwrap_or(100_000),
         segment_records: 10_000,
         fsync: true,
+        window: Duration::from_millis(4),
     })?;
     let store_stats = Arc::new(store::StoreStats::default());
     let drainer = tokio::spawn(store::drainer(
@@ -267,7 +271,12 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         storage.clone(),
         files,
         store_stats.clone(),
+        push_to.is_some(),
     ));
+    let pusher = push_to.map(|target| {
+        println!("pushing CDRs to http://{target}{}", push::PUSH_PATH);
+        tokio::spawn(push::pusher(storage.clone(), target, store_stats.clone()))
+    });
     let cfg = tollswitch_billing::BillingConfig::from_parameters(&params);
     let live = storage.live_balances(node::LEDGER_WINDOW).await?;
     let payments = node::ExternalLedger::new(&live);
@@ -331,6 +340,10 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
             store_stats.cdrs_stored.load(Ordering::Relaxed)
         ),
         Err(_) => eprintln!("cdr store: still busy after 60 s; the journal keeps the rest"),
+    }
+    if let Some(p) = pusher {
+        // What is not pushed yet stays in the outbox for the next run.
+        p.abort();
     }
     storage.close().await;
     Ok(())

@@ -20,6 +20,10 @@ pub struct StoreStats {
     pub pending: AtomicU64,
     /// Database write failures (each retried until it succeeds).
     pub store_errors: AtomicU64,
+    /// CDRs acknowledged by SERVER_CDR_REAL_TIME_REPORT_SERVER.
+    pub pushed: AtomicU64,
+    /// Push attempts that failed (retried with back-off).
+    pub push_errors: AtomicU64,
 }
 
 fn unix_secs() -> i64 {
@@ -28,8 +32,14 @@ fn unix_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Stores one batch: CDRs then ledger entries, each idempotent by id.
-async fn store(storage: &Storage, cdrs: &[Cdr], ledger: &[LedgerEntry]) -> anyhow::Result<u64> {
+/// Stores one batch: CDRs then ledger entries, each idempotent by id; with `push`, the CDRs are
+/// also queued for the real-time push.
+async fn store(
+    storage: &Storage,
+    cdrs: &[Cdr],
+    ledger: &[LedgerEntry],
+    push: bool,
+) -> anyhow::Result<u64> {
     let new = if cdrs.is_empty() {
         0
     } else {
@@ -37,6 +47,10 @@ async fn store(storage: &Storage, cdrs: &[Cdr], ledger: &[LedgerEntry]) -> anyho
     };
     if !ledger.is_empty() {
         storage.apply_ledger(ledger).await?;
+    }
+    if push {
+        let ids: Vec<String> = cdrs.iter().map(|c| c.id.clone()).collect();
+        storage.outbox_add(&ids).await?;
     }
     Ok(new)
 }
@@ -48,6 +62,7 @@ pub async fn replay(
     dir: &Path,
     storage: &Storage,
     files: &mut Option<CdrFiles>,
+    push: bool,
 ) -> anyhow::Result<usize> {
     let left = leftover(dir)?;
     if left.skipped > 0 {
@@ -58,7 +73,7 @@ pub async fn replay(
     }
     for r in &left.records {
         let cdrs: Vec<Cdr> = r.cdr.iter().cloned().collect();
-        let new = store(storage, &cdrs, &r.ledger).await?;
+        let new = store(storage, &cdrs, &r.ledger, push).await?;
         if new > 0
             && let Some(f) = files.as_mut()
         {
@@ -72,6 +87,9 @@ pub async fn replay(
     Ok(left.records.len())
 }
 
+/// How long the drainer gathers records into one database batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(250);
+
 /// Drains committed journal records into the database in batches, retrying until stored (a
 /// record is never dropped), writes the CDR files, and deletes segments once stored.
 pub async fn drainer(
@@ -79,14 +97,18 @@ pub async fn drainer(
     storage: Storage,
     mut files: Option<CdrFiles>,
     stats: Arc<StoreStats>,
+    push: bool,
 ) {
     let mut items: Vec<Committed> = Vec::with_capacity(2048);
     while let Some(first) = rx.recv().await {
         items.push(first);
+        // The journal already made the records durable: batching for up to BATCH_WINDOW costs
+        // nothing but a moment's delay in reports, and saves a database transaction per call.
+        let until = tokio::time::Instant::now() + BATCH_WINDOW;
         while items.len() < 2048 {
-            match rx.try_recv() {
-                Ok(i) => items.push(i),
-                Err(_) => break,
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(i)) => items.push(i),
+                Ok(None) | Err(_) => break,
             }
         }
         let mut cdrs = Vec::new();
@@ -102,7 +124,7 @@ pub async fn drainer(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match store(&storage, &cdrs, &ledger).await {
+            match store(&storage, &cdrs, &ledger, push).await {
                 Ok(_) => break,
                 Err(e) => {
                     stats.store_errors.fetch_add(1, Ordering::Relaxed);

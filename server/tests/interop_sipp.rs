@@ -747,3 +747,90 @@ fn provision_apply_reaches_the_running_switch_without_a_signal() {
     assert!(status.success(), "33 is routed now: {status}");
     assert!(stop(uas).success());
 }
+
+/// A CDR receiver: answers the first request 503 (down), then 200, and hands every body over.
+fn cdr_receiver() -> (u16, mpsc::Receiver<(u16, String)>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let body = loop {
+                let Ok(k) = conn.read(&mut chunk) else {
+                    break None;
+                };
+                if k == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let code = if n == 0 { 503 } else { 200 };
+            let _ = conn.write_all(
+                format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if tx.send((code, body.unwrap_or_default())).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn cdrs_are_pushed_in_real_time_and_retried_while_the_receiver_is_down() {
+    let (receiver, bodies) = cdr_receiver();
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start_with("push", a, b, |p| {
+        p.replace(
+            "[parameters]",
+            &format!("[parameters]\nSERVER_CDR_REAL_TIME_REPORT_SERVER = \"127.0.0.1:{receiver}\""),
+        )
+    });
+    let uas = start_uas("push", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "push",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "{status}");
+    assert!(stop(uas).success());
+    let (first, refused) = bodies
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a push arrives");
+    assert_eq!(first, 503, "the receiver was down at first");
+    assert!(refused.contains("\"account\":\"customer\""), "{refused}");
+    let (second, body) = bodies
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the push is retried");
+    assert_eq!(second, 200);
+    assert_eq!(body, refused, "the same CDRs again, nothing lost");
+    let cdrs: serde_json::Value = serde_json::from_str(&body).expect("JSON array");
+    let first_cdr = &cdrs[0];
+    assert_eq!(first_cdr["end_reason"], "normal_clearing");
+    assert_eq!(
+        first_cdr["charge"], "0.05",
+        "a short call billed one minute at 0.05"
+    );
+}

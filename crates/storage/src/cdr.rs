@@ -38,7 +38,7 @@ const SQLITE_ATTEMPT_ROWS: usize = 2_000;
 const PG_CDR_ROWS: usize = 5_000;
 
 /// The `cdr` columns, in the order every statement here binds them.
-const CDR_COLUMNS: &str = "id, call_id, account, agent, mapping_gateway, caller_received, \
+pub(crate) const CDR_COLUMNS: &str = "id, call_id, account, agent, mapping_gateway, caller_received, \
     callee_received, caller_sent, callee_sent, caller_ip, routing_gateway, tried, start_ms, \
     ring_ms, connect_ms, end_ms, pdd_ms, hold_time_ms, billed_secs, rate_prefix, area, \
     charge_micros, cost_micros, vendor_rate_prefix, final_code, ended_by, end_reason";
@@ -437,7 +437,7 @@ fn corrupt(id: &str, field: &'static str, message: impl ToString) -> StorageErro
     }
 }
 
-fn decode_cdr(row: &AnyRow) -> Result<Cdr, StorageError> {
+pub(crate) fn decode_cdr(row: &AnyRow) -> Result<Cdr, StorageError> {
     let id: String = row.try_get("id")?;
     let u64_of = |field: &'static str, v: i64| {
         u64::try_from(v).map_err(|_| corrupt(&id, field, format!("{v} is negative")))

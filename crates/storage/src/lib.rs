@@ -39,6 +39,7 @@ mod cdr;
 mod error;
 mod ledger;
 mod migrate;
+mod outbox;
 mod params;
 mod provisioning;
 mod rates;

@@ -37,6 +37,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_revision.sql"),
         postgres: include_str!("../migrations/postgres/0003_revision.sql"),
     },
+    Migration {
+        version: 4,
+        description: "cdr push outbox",
+        sqlite: include_str!("../migrations/sqlite/0004_cdr_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0004_cdr_outbox.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

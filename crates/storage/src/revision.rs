@@ -60,7 +60,8 @@ impl Storage {
             .await?;
         let seq = seq.unwrap_or(0);
         let recent = sqlx::query(
-            "SELECT seq, id FROM ledger WHERE seq > $1 AND kind IN ('payment', 'adjustment')",
+            "SELECT seq, id FROM ledger WHERE seq > $1 AND kind IN ('payment', 'adjustment') \
+             ORDER BY seq",
         )
         .bind(seq.saturating_sub(window))
         .fetch_all(&mut *tx)
