@@ -87,6 +87,9 @@ pub async fn replay(
     Ok(left.records.len())
 }
 
+/// Most records in one database batch.
+const BATCH_MAX: usize = 8192;
+
 /// How long the drainer gathers records into one database batch.
 const BATCH_WINDOW: Duration = Duration::from_millis(250);
 
@@ -99,13 +102,13 @@ pub async fn drainer(
     stats: Arc<StoreStats>,
     push: bool,
 ) {
-    let mut items: Vec<Committed> = Vec::with_capacity(2048);
+    let mut items: Vec<Committed> = Vec::with_capacity(BATCH_MAX);
     while let Some(first) = rx.recv().await {
         items.push(first);
         // The journal already made the records durable: batching for up to BATCH_WINDOW costs
         // nothing but a moment's delay in reports, and saves a database transaction per call.
         let until = tokio::time::Instant::now() + BATCH_WINDOW;
-        while items.len() < 2048 {
+        while items.len() < BATCH_MAX {
             match tokio::time::timeout_at(until, rx.recv()).await {
                 Ok(Some(i)) => items.push(i),
                 Ok(None) | Err(_) => break,
