@@ -172,6 +172,10 @@ struct ServeArgs {
     /// [default: 5].
     #[arg(long, value_name = "SECS")]
     reload_interval: Option<u64>,
+    /// Write no CDR for attempts with zero hold time (unanswered calls); answered calls are
+    /// always recorded.
+    #[arg(long)]
+    cdr_skip_zero_hold: bool,
     /// Run without balance control and without CDRs (laboratory and benchmark use: shows
     /// what billing costs). Calls are still logged on standard output.
     #[arg(long)]
@@ -294,6 +298,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         billing,
         cfg: Arc::new(cfg),
         print: true,
+        skip_zero_hold: node.cdr_skip_zero_hold,
     };
     let options = serve::SwitchOptions {
         sip: node.sip,

@@ -33,6 +33,8 @@ pub struct NodeFile {
     pub reload_interval_secs: Option<u64>,
     /// This node's name: the start of its CDR ids (unique per node of a cluster).
     pub node: Option<String>,
+    /// Write no CDR for attempts with zero hold time (unanswered calls).
+    pub cdr_skip_zero_hold: Option<bool>,
 }
 
 /// The resolved node configuration.
@@ -46,6 +48,7 @@ pub struct NodeConfig {
     pub drain_timeout: Duration,
     pub reload_interval: Duration,
     pub name: String,
+    pub cdr_skip_zero_hold: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -97,6 +100,7 @@ impl NodeConfig {
             drain_timeout: Duration::from_secs(30),
             reload_interval: Duration::from_secs(5),
             name: String::from("n1"),
+            cdr_skip_zero_hold: false,
         };
         // The file.
         if let Some(v) = file.sip {
@@ -122,6 +126,9 @@ impl NodeConfig {
         }
         if let Some(v) = file.node {
             c.name = v;
+        }
+        if let Some(v) = file.cdr_skip_zero_hold {
+            c.cdr_skip_zero_hold = v;
         }
         // The environment.
         if let Some(v) = parse_env("TOLLSWITCH_SIP")? {
@@ -161,6 +168,9 @@ impl NodeConfig {
         }
         if let Some(v) = args.drain_timeout {
             c.drain_timeout = Duration::from_secs(v);
+        }
+        if args.cdr_skip_zero_hold {
+            c.cdr_skip_zero_hold = true;
         }
         if let Some(v) = args.reload_interval {
             c.reload_interval = Duration::from_secs(v);

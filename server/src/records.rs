@@ -32,8 +32,14 @@ fn tariff(rate: &RateMatch) -> Option<Tariff> {
 
 /// The CDR and ledger entries of a finished call. `ledger` names the accounts of the
 /// settlement's operations; `None` when billing does not run. Returns `None` for the CDR when
-/// `SERVER_BILLING_NO_CDR_E164S` lists the callee (the ledger entries are kept regardless).
-pub fn record(end: &CallEnd, cfg: &BillingConfig, ledger: Option<&Ledger>) -> JournalRecord {
+/// `SERVER_BILLING_NO_CDR_E164S` lists the callee, or when `skip_zero_hold` and the call was
+/// never answered (the ledger entries are kept regardless).
+pub fn record(
+    end: &CallEnd,
+    cfg: &BillingConfig,
+    ledger: Option<&Ledger>,
+    skip_zero_hold: bool,
+) -> JournalRecord {
     let d = end.decision.as_deref();
     let cand = end
         .carrier
@@ -127,8 +133,9 @@ pub fn record(end: &CallEnd, cfg: &BillingConfig, ledger: Option<&Ledger>) -> Jo
     let callee_out = d
         .and_then(|d| d.callee_out.as_ref())
         .map_or(end.callee.as_str(), |n| n.as_str());
+    let keep = cfg.writes_cdr(callee_out) && !(skip_zero_hold && hold_ms == 0);
     JournalRecord {
-        cdr: cfg.writes_cdr(callee_out).then_some(cdr),
+        cdr: keep.then_some(cdr),
         ledger: entries,
     }
 }
@@ -282,5 +289,59 @@ impl std::fmt::Debug for CdrFiles {
             .field("interval_secs", &self.interval_secs)
             .field("keep", &self.keep)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tollswitch_model::cdr::EndReason;
+
+    fn refused() -> CallEnd {
+        CallEnd {
+            call_id: "c1@pbx".into(),
+            source: "127.0.0.1:5061".parse().expect("addr"),
+            caller: "100".into(),
+            callee: "441234".into(),
+            decision: None,
+            carrier: None,
+            start_ms: 1_800_000_000_000,
+            pdd: None,
+            answer_after: None,
+            final_code: 486,
+            connected: false,
+            ended_by: EndedBy::Callee,
+            end_reason: EndReason::RoutingFailed,
+            cdr_id: "n1-0-1".into(),
+            settlement: None,
+            deferred: Vec::new(),
+            reason: "busy".into(),
+            tried: vec![("gw1".into(), 486)],
+            hold_time: Duration::ZERO,
+            duration: Duration::from_millis(1_500),
+        }
+    }
+
+    #[test]
+    fn an_unanswered_attempt_is_recorded_unless_zero_hold_cdrs_are_skipped() {
+        let cfg = BillingConfig::default();
+        let kept = record(&refused(), &cfg, None, false);
+        let cdr = kept.cdr.expect("recorded");
+        assert_eq!(
+            (cdr.final_code.as_u16(), cdr.end_ms),
+            (486, 1_800_000_001_500)
+        );
+        assert_eq!(cdr.tried[0].gateway, "gw1");
+        assert_eq!((cdr.charge, cdr.cost), (Money::ZERO, Money::ZERO));
+        assert!(record(&refused(), &cfg, None, true).cdr.is_none());
+    }
+
+    #[test]
+    fn csv_rows_match_the_header() {
+        let cdr = record(&refused(), &BillingConfig::default(), None, false)
+            .cdr
+            .expect("recorded");
+        assert_eq!(csv_row(&cdr).len(), CSV_HEADER.len());
     }
 }

@@ -42,6 +42,8 @@ pub struct Records {
     pub cfg: Arc<BillingConfig>,
     /// One line per finished call on standard output.
     pub print: bool,
+    /// Write no CDR for attempts with zero hold time (unanswered).
+    pub skip_zero_hold: bool,
 }
 
 fn print_line(end: &CallEnd) {
@@ -82,7 +84,12 @@ impl CallEngine {
             };
             let record = {
                 let ledger = self.records.billing.as_ref().map(Billing::lock);
-                crate::records::record(&end, &self.records.cfg, ledger.as_deref())
+                crate::records::record(
+                    &end,
+                    &self.records.cfg,
+                    ledger.as_deref(),
+                    self.records.skip_zero_hold,
+                )
             };
             let done: Option<OnDurable> = match (&self.handle, deferred.is_empty()) {
                 (_, true) | (None, _) => None,
