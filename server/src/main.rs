@@ -329,7 +329,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
     ready.store(false, Ordering::Relaxed);
     println!(
         "tollswitch draining: refusing new calls, {} in progress, up to {} s",
-        switch.busy(),
+        switch.calls(),
         node.drain_timeout.as_secs()
     );
     switch.drain(node.drain_timeout).await;

@@ -104,9 +104,12 @@ impl CallEngine {
                 eprintln!("call {}: {e}", end.call_id);
             }
         }
-        let busy = self.b2bua.active_calls() + endpoint.transaction_count();
-        if let Some(slot) = self.busy.get(self.shard) {
-            slot.store(busy, Ordering::Relaxed);
+        // Two slots per shard: calls, then transactions.
+        if let Some(slot) = self.busy.get(2 * self.shard) {
+            slot.store(self.b2bua.active_calls(), Ordering::Relaxed);
+        }
+        if let Some(slot) = self.busy.get(2 * self.shard + 1) {
+            slot.store(endpoint.transaction_count(), Ordering::Relaxed);
         }
     }
 }
@@ -235,7 +238,7 @@ impl Switch {
         let epoch = (Instant::now(), unix_now());
         let counters = Counters::default();
         let shards = opts.shards.max(1);
-        let busy: Arc<[AtomicUsize]> = (0..shards).map(|_| AtomicUsize::new(0)).collect();
+        let busy: Arc<[AtomicUsize]> = (0..2 * shards).map(|_| AtomicUsize::new(0)).collect();
         let mut engines = Vec::with_capacity(shards);
         for k in 0..shards {
             let mut sip_config = SipConfig::default();
@@ -256,7 +259,7 @@ impl Switch {
                 realm: params.authentication_realm().to_owned(),
                 call_id_prefix: call_id_prefix(k),
                 defer_hangup: opts.records.journal.is_some(),
-                cdr_id_prefix: format!("{}{k}-", opts.node),
+                cdr_id_prefix: format!("{}-{k}-", opts.node),
             };
             let mut b2bua = B2bua::with_counters(engine, snapshot.clone(), counters.clone());
             if let Some(billing) = &opts.records.billing {
@@ -324,27 +327,39 @@ impl Switch {
         self.busy.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
+    /// Calls in progress over all shards.
+    pub fn calls(&self) -> usize {
+        self.busy
+            .iter()
+            .step_by(2)
+            .map(|b| b.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Graceful stop: refuse new calls, let calls in progress finish for up to `timeout`, then
-    /// hang up what is left and give the BYEs a few seconds to complete.
+    /// hang up what is left; then give the last transactions (the BYEs) up to 2 s. Transactions
+    /// only waiting out RFC 3261 timers (Timer J/K, RFC 6026 Accepted) are not waited for.
     pub async fn drain(&self, timeout: Duration) {
         for k in 0..self.transports.shards() {
             self.transports.control(k, Control::Drain);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        self.wait_idle(deadline).await;
-        if self.busy() > 0 {
+        self.wait(tokio::time::Instant::now() + timeout, || self.calls() == 0)
+            .await;
+        if self.calls() > 0 {
             for k in 0..self.transports.shards() {
                 self.transports.control(k, Control::HangupAll);
             }
-            self.wait_idle(tokio::time::Instant::now() + Duration::from_secs(5))
-                .await;
         }
+        self.wait(tokio::time::Instant::now() + Duration::from_secs(2), || {
+            self.busy() == 0
+        })
+        .await;
     }
 
-    /// Waits until nothing is in progress or `deadline`, checking every 50 ms.
-    async fn wait_idle(&self, deadline: tokio::time::Instant) {
+    /// Waits until `done` or `deadline`, checking every 50 ms.
+    async fn wait(&self, deadline: tokio::time::Instant, done: impl Fn() -> bool) {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
-        while self.busy() > 0 && tokio::time::Instant::now() < deadline {
+        while !done() && tokio::time::Instant::now() < deadline {
             tick.tick().await;
         }
     }
