@@ -123,6 +123,8 @@ pub enum ReportCommand {
     MappingGateways(ReportArgs),
     /// Traffic per account.
     Accounts(ReportArgs),
+    /// Traffic, cost and profit per vendor account (the calls its routing gateways carried).
+    Vendors(ReportArgs),
     /// Traffic per area (customer rate prefix and area name).
     Areas(ReportArgs),
     /// Traffic per UTC hour.
@@ -411,6 +413,7 @@ async fn report(command: ReportCommand) -> Result<(), Fail> {
         ReportCommand::Gateways(a)
         | ReportCommand::MappingGateways(a)
         | ReportCommand::Accounts(a)
+        | ReportCommand::Vendors(a)
         | ReportCommand::Areas(a)
         | ReportCommand::Hours(a)
         | ReportCommand::Codes(a) => a,
@@ -477,6 +480,16 @@ async fn report_output(
                 &[("account", Align::Left)],
                 rows.iter()
                     .map(|r| (vec![or_unknown(&r.account)], &r.stats)),
+            )
+        }
+        ReportCommand::Vendors(_) => {
+            let rows = s.report_by_vendor(range).await?;
+            if json {
+                return to_json(&rows);
+            }
+            traffic_table(
+                &[("vendor", Align::Left)],
+                rows.iter().map(|r| (vec![or_unknown(&r.vendor)], &r.stats)),
             )
         }
         ReportCommand::Areas(_) => {
@@ -681,13 +694,14 @@ mod tests {
             "gateways",
             "mapping-gateways",
             "accounts",
+            "vendors",
             "areas",
             "hours",
             "codes",
         ] {
             assert!(parse(&["report", name, "--json"]).is_ok(), "{name}");
         }
-        assert!(parse(&["report", "vendors"]).is_err());
+        assert!(parse(&["report", "carriers"]).is_err());
     }
 
     #[test]

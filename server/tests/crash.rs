@@ -7,41 +7,16 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tollswitch_model::Money;
 use tollswitch_storage::{CdrFilter, Storage, TimeRange};
 
-fn sipp_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/sipp")
-}
-
-fn free_port() -> u16 {
-    loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{free_port, sipp_dir, wait_bounded};
 
 /// Starts the switch and waits for its start-up line; the receiver yields every stdout line.
 fn start_switch(addr: SocketAddr, file: &Path, data: &Path) -> (Child, mpsc::Receiver<String>) {

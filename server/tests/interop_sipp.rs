@@ -4,26 +4,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn sipp_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/sipp")
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+mod common;
+use common::{free_port, sipp_dir, wait_bounded};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tollswitch-sipp-{name}-{}", std::process::id()));
@@ -219,20 +207,6 @@ fn run_uac(
         .spawn()
         .expect("sipp must be installed (apt-get install sip-tester)");
     wait_bounded(&mut child, Duration::from_secs(45))
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn stop(mut child: Child) -> ExitStatus {

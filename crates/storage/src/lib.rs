@@ -53,7 +53,7 @@ pub use provisioning::{ApplySummary, Counts, normalize};
 pub use rates::{ImportOptions, ImportSummary, RATE_CSV_COLUMNS};
 pub use report::{
     AccountReport, AreaReport, CodeCount, HourReport, MappingGatewayReport, RoutingGatewayReport,
-    TrafficStats,
+    TrafficStats, VendorReport,
 };
 pub use revision::LiveBalances;
 

@@ -82,6 +82,17 @@ pub struct AccountReport {
     pub stats: TrafficStats,
 }
 
+/// One vendor account's traffic: the calls its routing gateways carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorReport {
+    /// The vendor account, as the routing gateway belongs to it now (empty: the gateway no
+    /// longer exists).
+    pub vendor: String,
+    /// Its figures (attempts count the calls it carried or ended on it).
+    #[serde(flatten)]
+    pub stats: TrafficStats,
+}
+
 /// One area's traffic (customer rate prefix and area name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AreaReport {
@@ -267,6 +278,25 @@ impl Storage {
                     routing_gateway,
                     stats,
                 }
+            })
+            .collect())
+    }
+
+    /// Traffic, revenue, cost and profit per vendor account: the calls carried (or last tried)
+    /// by its routing gateways.
+    pub async fn report_by_vendor(
+        &self,
+        range: TimeRange,
+    ) -> Result<Vec<VendorReport>, StorageError> {
+        let vendor = "COALESCE((SELECT a.name FROM routing_gateway g JOIN account a \
+                      ON a.id = g.vendor_account_id WHERE g.name = cdr.routing_gateway), '')";
+        Ok(self
+            .sums_by(vendor, " AND routing_gateway IS NOT NULL", range)
+            .await?
+            .into_iter()
+            .map(|(vendor, s)| VendorReport {
+                vendor,
+                stats: s.stats(),
             })
             .collect())
     }

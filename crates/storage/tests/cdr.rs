@@ -22,6 +22,7 @@ backend_tests!(
     payments_are_recorded_with_history,
     report_by_account_and_mapping_gateway,
     report_by_routing_gateway,
+    report_by_vendor,
     report_by_area,
     report_by_hour,
     report_codes_by_gateway,
@@ -760,6 +761,55 @@ async fn report_by_routing_gateway(s: &Storage) {
             ),
             (
                 "gw-b",
+                stats(3, 2, 6_667, 60, 1_167, 120_000, 120, 80_000, 85_000)
+            ),
+        ]
+    );
+}
+
+async fn report_by_vendor(s: &Storage) {
+    let p: Provisioning = toml::from_str(
+        r#"
+[[account]]
+name = "carrier-1"
+kind = "vendor"
+currency = "USD"
+
+[[account]]
+name = "carrier-2"
+kind = "vendor"
+currency = "USD"
+
+[[routing_gateway]]
+name = "gw-a"
+vendor_account = "carrier-1"
+targets = [{ host = "192.0.2.1", port = 5060 }]
+prefixes = ["44"]
+
+[[routing_gateway]]
+name = "gw-b"
+vendor_account = "carrier-2"
+targets = [{ host = "192.0.2.2", port = 5060 }]
+prefixes = ["44"]
+"#,
+    )
+    .unwrap();
+    s.apply(&p).await.unwrap();
+    loaded(s).await;
+    // The calls each vendor's gateway carried (or ended on): gw-a c1 c3, gw-b c2 c4 c6.
+    let report = s.report_by_vendor(range()).await.unwrap();
+    assert_eq!(
+        report
+            .iter()
+            .map(|r| (r.vendor.as_str(), r.stats))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "carrier-1",
+                stats(2, 1, 5_000, 60, 1_000, 60_000, 60, 100_000, 60_000)
+            ),
+            (
+                "carrier-2",
                 stats(3, 2, 6_667, 60, 1_167, 120_000, 120, 80_000, 85_000)
             ),
         ]
