@@ -26,9 +26,17 @@ pub async fn start(
     switch: Arc<Switch>,
     ready: Arc<AtomicBool>,
     store: Arc<StoreStats>,
+    storage: tollswitch_storage::Storage,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let api = tollswitch_api::router(tollswitch_api::ApiState {
+        storage,
+        live: Arc::new(SwitchLive {
+            switch: switch.clone(),
+            store: store.clone(),
+        }),
+    });
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -37,7 +45,8 @@ pub async fn start(
             switch,
             ready,
             store,
-        });
+        })
+        .merge(api);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -148,4 +157,41 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The running switch as the API sees it.
+struct SwitchLive {
+    switch: Arc<Switch>,
+    store: Arc<StoreStats>,
+}
+
+impl tollswitch_api::Live for SwitchLive {
+    fn stats(&self) -> serde_json::Value {
+        let lines: Vec<serde_json::Value> = self
+            .switch
+            .counters
+            .snapshot()
+            .into_iter()
+            .map(|(kind, name, calls)| {
+                serde_json::json!({"kind": format!("{kind:?}"), "name": &*name, "calls": calls})
+            })
+            .collect();
+        let t = &self.switch.transports.stats;
+        serde_json::json!({
+            "calls": self.switch.calls(),
+            "transactions_and_calls": self.switch.busy(),
+            "lines": lines,
+            "sip": {
+                "received": t.received.load(Ordering::Relaxed),
+                "sent": t.sent.load(Ordering::Relaxed),
+                "overload_rejected": t.overload_rejected.load(Ordering::Relaxed),
+                "stateless_rejected": t.stateless_rejected.load(Ordering::Relaxed),
+            },
+            "cdr": {
+                "stored": self.store.cdrs_stored.load(Ordering::Relaxed),
+                "pushed": self.store.pushed.load(Ordering::Relaxed),
+                "store_errors": self.store.store_errors.load(Ordering::Relaxed),
+            },
+        })
+    }
 }

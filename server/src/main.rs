@@ -16,6 +16,7 @@ mod serve;
 mod sip_check;
 mod store;
 mod transport;
+mod users_cli;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -62,6 +63,16 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: billing_cli::AccountCommand,
+    },
+    /// API and console users.
+    User {
+        #[command(subcommand)]
+        command: users_cli::UserCommand,
+    },
+    /// API tokens for scripts.
+    Token {
+        #[command(subcommand)]
+        command: users_cli::TokenCommand,
     },
     /// CDRs: search and CSV export.
     Cdr {
@@ -201,6 +212,8 @@ fn main() -> ExitCode {
         Command::Rate(args) => block_on("rate", billing_cli::rate(args)),
         Command::Account { command } => block_on("account", billing_cli::run(command)),
         Command::Cdr { command } => block_on("cdr", cdr_cli::run_cdr(command)),
+        Command::User { command } => block_on("user", users_cli::run_user(command)),
+        Command::Token { command } => block_on("token", users_cli::run_token(command)),
         Command::Report { command } => block_on("report", cdr_cli::run_report(command)),
     }
 }
@@ -311,9 +324,15 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
     let ready = Arc::new(AtomicBool::new(true));
     let http = match node.http {
         Some(addr) => Some(
-            http::start(addr, switch.clone(), ready.clone(), store_stats.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!("http {addr}: {e}"))?,
+            http::start(
+                addr,
+                switch.clone(),
+                ready.clone(),
+                store_stats.clone(),
+                storage.clone(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("http {addr}: {e}"))?,
         ),
         None => None,
     };

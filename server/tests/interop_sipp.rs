@@ -73,10 +73,12 @@ impl Switch {
         let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("tollswitch listening") {
+                // Logged before the start is announced: the test reads the line right after.
+                let listening = line.starts_with("tollswitch listening");
+                lines.lock().map(|mut l| l.push(line)).ok();
+                if listening {
                     let _ = ready_tx.send(());
                 }
-                lines.lock().map(|mut l| l.push(line)).ok();
             }
         });
         ready_rx
@@ -806,5 +808,66 @@ fn cdrs_are_pushed_in_real_time_and_retried_while_the_receiver_is_down() {
     assert_eq!(
         first_cdr["charge"], "0.05",
         "a short call billed one minute at 0.05"
+    );
+}
+
+/// GET with a bearer token; (status line, body).
+fn http_get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return (String::new(), String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    let _ = s.write_all(req.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.lines().next().unwrap_or_default().to_owned();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_api_of_a_running_switch_needs_a_token_a_cli_created() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("api", a, b);
+    let data = switch.file.parent().expect("dir").join("data");
+    let tollswitch = env!("CARGO_BIN_EXE_tollswitch");
+    let added = Command::new(tollswitch)
+        .args(["user", "add", "ops", "--role", "viewer", "--data"])
+        .arg(&data)
+        .env("TOLLSWITCH_PASSWORD", "long enough secret")
+        .output()
+        .expect("user add");
+    assert!(added.status.success(), "{added:?}");
+    let short = Command::new(tollswitch)
+        .args(["user", "add", "ops2", "--role", "viewer", "--data"])
+        .arg(&data)
+        .env("TOLLSWITCH_PASSWORD", "short")
+        .output()
+        .expect("user add");
+    assert_eq!(short.status.code(), Some(2), "SERVER_PASSWORD_LENGTH is 8");
+    let token = Command::new(tollswitch)
+        .args(["token", "create", "ops", "--data"])
+        .arg(&data)
+        .output()
+        .expect("token create");
+    assert!(token.status.success());
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let http = switch.http_addr().expect("http address");
+    let (status, _) = http_get_as(http, "/api/v1/live", None);
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, body) = http_get_as(http, "/api/v1/live", Some(&token));
+    assert!(status.contains(" 200 "), "{status} {body}");
+    let live: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(live["calls"], 0);
+    let (status, _) = http_get_as(http, "/api/v1/users", Some(&token));
+    assert!(
+        status.contains(" 403 "),
+        "a viewer is not an admin: {status}"
     );
 }

@@ -45,6 +45,7 @@ mod provisioning;
 mod rates;
 mod report;
 mod revision;
+mod users;
 
 pub use cdr::{CdrFilter, MAX_SEARCH_LIMIT, TimeRange};
 pub use error::{ImportError, RowError, StorageError};
@@ -56,6 +57,7 @@ pub use report::{
     TrafficStats, VendorReport,
 };
 pub use revision::LiveBalances;
+pub use users::{AuditEntry, Role, User};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_cdr_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0004_cdr_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        description: "users, tokens, audit",
+        sqlite: include_str!("../migrations/sqlite/0005_users.sql"),
+        postgres: include_str!("../migrations/postgres/0005_users.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -1,0 +1,365 @@
+//! The management REST API under `/api/v1`: JSON in and out, bearer tokens for scripts and a
+//! session cookie for the console, roles admin / operator / viewer, every change audited.
+//!
+//! | method and path | role | what |
+//! |---|---|---|
+//! | `POST /api/v1/login` | – | `{name, password}` → a session (cookie + token); locks after 5 failures |
+//! | `GET /api/v1/me` | viewer | who the caller is |
+//! | `GET /api/v1/accounts` | viewer | accounts with live stored balances |
+//! | `POST /api/v1/accounts/{name}/payments` | operator | `{amount, note?}` → ledger entry |
+//! | `GET /api/v1/parameters` | viewer | every system parameter, its value and range |
+//! | `PUT /api/v1/parameters/{name}` | operator | `{value}`, validated against the range |
+//! | `GET /api/v1/cdrs?from_ms&until_ms&account&…` | viewer | CDR search (day cap applies) |
+//! | `GET /api/v1/reports/{kind}?from_ms&until_ms` | viewer | gateways, vendors, mapping-gateways, accounts, areas, hours, codes |
+//! | `GET /api/v1/live` | viewer | the running switch's counters |
+//! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
+//!
+//! Errors: [`error::ApiError`] (one table of status, code, message, field). The API sees the
+//! running switch only through [`Live`].
+
+pub mod auth;
+pub mod error;
+
+use crate::auth::{Caller, MAX_FAILED_LOGINS, SESSION_COOKIE};
+use crate::error::ApiError;
+use axum::extract::{Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tollswitch_model::Money;
+use tollswitch_model::params;
+use tollswitch_storage::{CdrFilter, Role, Storage, TimeRange};
+
+/// What the API may read of the running switch.
+pub trait Live: Send + Sync + 'static {
+    /// Counters of the running switch (calls, lines per gateway, queues), as JSON.
+    fn stats(&self) -> Value;
+}
+
+/// No running switch (tests, tools).
+pub struct NoLive;
+
+impl Live for NoLive {
+    fn stats(&self) -> Value {
+        json!({})
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub storage: Storage,
+    /// The running switch.
+    pub live: Arc<dyn Live>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The API routes, ready to merge into the node's HTTP server.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/accounts", get(accounts))
+        .route("/api/v1/accounts/{name}/payments", post(pay))
+        .route("/api/v1/parameters", get(parameters))
+        .route("/api/v1/parameters/{name}", put(set_parameter))
+        .route("/api/v1/cdrs", get(cdrs))
+        .route("/api/v1/reports/{kind}", get(report))
+        .route("/api/v1/live", get(live))
+        .route("/api/v1/users", get(users))
+        .route("/api/v1/audit", get(audit))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct Login {
+    name: Option<String>,
+    password: Option<String>,
+}
+
+async fn login(
+    State(s): State<ApiState>,
+    Json(body): Json<Login>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid("name", "name is required"))?;
+    let password = body
+        .password
+        .ok_or_else(|| ApiError::invalid("password", "password is required"))?;
+    let now = now_ms();
+    let Some(user) = s.storage.user(&name).await? else {
+        return Err(ApiError::unauthorized("wrong name or password"));
+    };
+    if user.locked_until_ms > now {
+        return Err(ApiError::locked(format!(
+            "too many failed logins: try again in {} s",
+            (user.locked_until_ms - now + 999) / 1000
+        )));
+    }
+    if !auth::verify_password(&password, &user.password_hash) {
+        let lock = if user.failed_logins + 1 >= MAX_FAILED_LOGINS {
+            let secs = match s
+                .storage
+                .parameters()
+                .await?
+                .value("SERVER_LOGIN_FAILED_DISABLE_TIME")
+            {
+                Some(params::ParamValue::Int(v)) => *v,
+                _ => 120,
+            };
+            Some(now + secs * 1000)
+        } else {
+            None
+        };
+        s.storage.record_login(user.id, false, lock).await?;
+        return Err(ApiError::unauthorized("wrong name or password"));
+    }
+    s.storage.record_login(user.id, true, None).await?;
+    let (token, digest) = auth::new_token()?;
+    s.storage
+        .add_token(user.id, &digest, "session", now)
+        .await?;
+    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    Ok((
+        [(SET_COOKIE, cookie)],
+        Json(json!({"name": user.name, "role": user.role, "token": token})),
+    ))
+}
+
+async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"name": caller.name, "role": caller.role}))
+}
+
+async fn accounts(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = s.storage.load_provisioning().await?;
+    Ok(Json(
+        serde_json::to_value(&p.accounts).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Payment {
+    amount: Option<String>,
+    note: Option<String>,
+}
+
+async fn pay(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<Payment>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let amount: Money = body
+        .amount
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("amount", "amount is required (decimal text)"))?
+        .parse()
+        .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?;
+    if amount == Money::ZERO {
+        return Err(ApiError::invalid(
+            "amount",
+            "a payment of zero changes nothing",
+        ));
+    }
+    let entry = match s
+        .storage
+        .pay(&name, amount, body.note.as_deref(), now_ms())
+        .await
+    {
+        Ok(e) => e,
+        Err(tollswitch_storage::StorageError::UnknownAccount(a)) => {
+            return Err(ApiError::not_found(format!("no account named {a:?}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let after = serde_json::to_string(&entry).ok();
+    s.storage
+        .audit(
+            now_ms(),
+            &caller.name,
+            "account.pay",
+            &name,
+            None,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(
+        serde_json::to_value(&entry).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+async fn parameters(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let current = s.storage.parameters().await?;
+    let rows: Vec<Value> = current
+        .iter()
+        .map(|(spec, v)| {
+            json!({
+                "name": spec.name,
+                "value": v.to_string(),
+                "default": spec.default,
+                "accepted": spec.kind.expected(),
+                "description": spec.description,
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(rows)))
+}
+
+#[derive(Deserialize)]
+struct SetParameter {
+    value: Option<String>,
+}
+
+async fn set_parameter(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<SetParameter>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let value = body
+        .value
+        .ok_or_else(|| ApiError::invalid("value", "value is required"))?;
+    if params::spec(&name).is_none() {
+        return Err(ApiError::not_found(format!("no parameter named {name}")));
+    }
+    if let Err(e) = params::validate(&name, &value) {
+        return Err(ApiError::invalid(&name, e.to_string()));
+    }
+    let before = s.storage.parameter(&name).await?;
+    s.storage.set_parameter(&name, &value).await?;
+    s.storage
+        .audit(
+            now_ms(),
+            &caller.name,
+            "parameter.set",
+            &name,
+            before.as_deref(),
+            Some(&value),
+        )
+        .await?;
+    Ok(Json(json!({"name": name, "value": value})))
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from_ms: Option<i64>,
+    until_ms: Option<i64>,
+    account: Option<String>,
+    mapping_gateway: Option<String>,
+    routing_gateway: Option<String>,
+    callee_prefix: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+impl RangeQuery {
+    /// The range (default: the last 24 hours).
+    fn range(&self) -> Result<TimeRange, ApiError> {
+        let until = self.until_ms.unwrap_or_else(now_ms);
+        let from = self.from_ms.unwrap_or(until - 86_400_000);
+        if from >= until {
+            return Err(ApiError::invalid(
+                "from_ms",
+                "from_ms must be before until_ms",
+            ));
+        }
+        Ok(TimeRange::new(from, until))
+    }
+}
+
+async fn cdrs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let max_days = match s
+        .storage
+        .parameters()
+        .await?
+        .value("SERVER_QUERY_CDR_MAX_DAY_INTERVAL")
+    {
+        Some(params::ParamValue::Int(v)) => u32::try_from(*v).unwrap_or(31),
+        _ => 31,
+    };
+    let mut filter = CdrFilter::new(q.range()?);
+    filter.account = q.account.clone();
+    filter.mapping_gateway = q.mapping_gateway.clone();
+    filter.routing_gateway = q.routing_gateway.clone();
+    filter.callee_prefix = q.callee_prefix.clone();
+    filter.limit = q.limit.unwrap_or(100);
+    filter.offset = q.offset.unwrap_or(0);
+    match s.storage.cdr_search(&filter, max_days).await {
+        Ok(rows) => Ok(Json(
+            serde_json::to_value(&rows).map_err(|e| ApiError::internal(e.to_string()))?,
+        )),
+        Err(tollswitch_storage::StorageError::QueryRange(m)) => {
+            Err(ApiError::invalid("from_ms", m))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn report(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let range = q.range()?;
+    let st = &s.storage;
+    let v = match kind.as_str() {
+        "gateways" => serde_json::to_value(st.report_by_routing_gateway(range).await?),
+        "vendors" => serde_json::to_value(st.report_by_vendor(range).await?),
+        "mapping-gateways" => serde_json::to_value(st.report_by_mapping_gateway(range).await?),
+        "accounts" => serde_json::to_value(st.report_by_account(range).await?),
+        "areas" => serde_json::to_value(st.report_by_area(range).await?),
+        "hours" => serde_json::to_value(st.report_by_hour(range).await?),
+        "codes" => serde_json::to_value(st.report_codes_by_gateway(range).await?),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no report {kind:?} (gateways, vendors, mapping-gateways, accounts, areas, hours, codes)"
+            )));
+        }
+    };
+    Ok(Json(v.map_err(|e| ApiError::internal(e.to_string()))?))
+}
+
+async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(s.live.stats()))
+}
+
+async fn users(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(
+        serde_json::to_value(s.storage.users().await?)
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+async fn audit(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(
+        serde_json::to_value(s.storage.audit_log(1000).await?)
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}

@@ -1,0 +1,310 @@
+//! The API over a real SQLite database: who may do what, validation errors naming the field,
+//! login and lockout, the audit log.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tollswitch_api::{ApiState, NoLive, auth, router};
+use tollswitch_storage::{Role, Storage};
+use tower::ServiceExt;
+
+struct Fixture {
+    app: axum::Router,
+    storage: Storage,
+    tokens: Vec<(Role, String)>,
+    dir: std::path::PathBuf,
+}
+
+impl Fixture {
+    fn token(&self, role: Role) -> &str {
+        &self
+            .tokens
+            .iter()
+            .find(|(r, _)| *r == role)
+            .expect("a user per role")
+            .1
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("tollswitch-api-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = tollswitch_storage::sqlite_url_for_data_dir(&dir).expect("url");
+    let storage = Storage::connect(&url).await.expect("database");
+    let p = toml::from_str("[[account]]\nname = \"acme\"\ncurrency = \"USD\"\nbalance = \"10\"\n")
+        .expect("provisioning");
+    storage.apply(&p).await.expect("apply");
+    let mut tokens = Vec::new();
+    for role in [Role::Admin, Role::Operator, Role::Viewer] {
+        let hash = auth::hash_password("correct horse").expect("hash");
+        storage
+            .put_user(role.as_str(), &hash, role, 0)
+            .await
+            .expect("user");
+        let user = storage
+            .user(role.as_str())
+            .await
+            .expect("read")
+            .expect("user");
+        let (token, digest) = auth::new_token().expect("token");
+        storage
+            .add_token(user.id, &digest, "test", 0)
+            .await
+            .expect("token");
+        tokens.push((role, token));
+    }
+    let app = router(ApiState {
+        storage: storage.clone(),
+        live: Arc::new(NoLive),
+    });
+    Fixture {
+        app,
+        storage,
+        tokens,
+        dir,
+    }
+}
+
+async fn call(
+    f: &Fixture,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("Content-Type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    let resp = f.app.clone().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json, cookie)
+}
+
+#[tokio::test]
+async fn nothing_answers_without_credentials_but_login() {
+    let f = fixture("anon").await;
+    for path in [
+        "/api/v1/me",
+        "/api/v1/accounts",
+        "/api/v1/parameters",
+        "/api/v1/cdrs",
+        "/api/v1/reports/gateways",
+        "/api/v1/live",
+        "/api/v1/users",
+        "/api/v1/audit",
+    ] {
+        let (status, body, _) = call(&f, "GET", path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(body["code"], "unauthorized", "{path}");
+    }
+    let (status, _, _) = call(&f, "GET", "/api/v1/me", Some("ts_forged"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn each_role_has_exactly_its_rights() {
+    let f = fixture("roles").await;
+    let pay = json!({"amount": "5", "note": "wire"});
+    let set = json!({"value": "5"});
+    // (role, path, expected) for reads.
+    for role in [Role::Viewer, Role::Operator, Role::Admin] {
+        let t = f.token(role);
+        for path in [
+            "/api/v1/accounts",
+            "/api/v1/parameters",
+            "/api/v1/cdrs",
+            "/api/v1/live",
+        ] {
+            let (status, _, _) = call(&f, "GET", path, Some(t), None).await;
+            assert_eq!(status, StatusCode::OK, "{role} GET {path}");
+        }
+        let admin_only = if role == Role::Admin {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        for path in ["/api/v1/users", "/api/v1/audit"] {
+            let (status, _, _) = call(&f, "GET", path, Some(t), None).await;
+            assert_eq!(status, admin_only, "{role} GET {path}");
+        }
+        let writes = if role == Role::Viewer {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        let (status, body, _) = call(
+            &f,
+            "POST",
+            "/api/v1/accounts/acme/payments",
+            Some(t),
+            Some(pay.clone()),
+        )
+        .await;
+        assert_eq!(status, writes, "{role} pays: {body}");
+        let (status, _, _) = call(
+            &f,
+            "PUT",
+            "/api/v1/parameters/SS_SIP_TIMEOUT_INVITE",
+            Some(t),
+            Some(set.clone()),
+        )
+        .await;
+        assert_eq!(status, writes, "{role} sets a parameter");
+    }
+    // Operator and admin paid 5 each.
+    let balance = f.storage.account_balance("acme").await.expect("read");
+    assert_eq!(balance, Some("20".parse().expect("money")));
+    let (_, users, _) = call(&f, "GET", "/api/v1/users", Some(f.token(Role::Admin)), None).await;
+    assert!(
+        users.to_string().find("password").is_none(),
+        "hashes never leave the server: {users}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_field() {
+    let f = fixture("invalid").await;
+    let t = f.token(Role::Operator);
+    let (status, body, _) = call(
+        &f,
+        "PUT",
+        "/api/v1/parameters/SS_SIP_TIMEOUT_INVITE",
+        Some(t),
+        Some(json!({"value": "100000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "SS_SIP_TIMEOUT_INVITE");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let (status, body, _) = call(
+        &f,
+        "POST",
+        "/api/v1/accounts/acme/payments",
+        Some(t),
+        Some(json!({"amount": "1.5x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("amount"))
+    );
+    let (status, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/accounts/nobody/payments",
+        Some(t),
+        Some(json!({"amount": "1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body, _) = call(
+        &f,
+        "GET",
+        "/api/v1/cdrs?from_ms=0&until_ms=1000000000000",
+        Some(t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("from_ms"))
+    );
+}
+
+#[tokio::test]
+async fn login_gives_a_strict_http_only_session_and_locks_after_five_failures() {
+    let f = fixture("login").await;
+    let (status, body, cookie) = call(
+        &f,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"name": "viewer", "password": "correct horse"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie.expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let token = body["token"].as_str().expect("token");
+    let (status, me, _) = call(&f, "GET", "/api/v1/me", Some(token), None).await;
+    assert_eq!(
+        (status, me["role"].clone()),
+        (StatusCode::OK, json!("viewer"))
+    );
+    for _ in 0..5 {
+        let (status, _, _) = call(
+            &f,
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(json!({"name": "viewer", "password": "wrong"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body, _) = call(
+        &f,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"name": "viewer", "password": "correct horse"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::LOCKED, json!("locked"))
+    );
+}
+
+#[tokio::test]
+async fn every_change_is_in_the_audit_log_with_before_and_after() {
+    let f = fixture("audit").await;
+    let t = f.token(Role::Operator);
+    for v in ["5", "7"] {
+        let (status, _, _) = call(
+            &f,
+            "PUT",
+            "/api/v1/parameters/SS_SIP_TIMEOUT_INVITE",
+            Some(t),
+            Some(json!({"value": v})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, log, _) = call(&f, "GET", "/api/v1/audit", Some(f.token(Role::Admin)), None).await;
+    let newest = &log[0];
+    assert_eq!(newest["actor"], "operator");
+    assert_eq!(newest["action"], "parameter.set");
+    assert_eq!(newest["object"], "SS_SIP_TIMEOUT_INVITE");
+    assert_eq!(
+        (newest["before"].clone(), newest["after"].clone()),
+        (json!("5"), json!("7"))
+    );
+}
