@@ -28,6 +28,9 @@ pub struct ApiError {
     /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem, when there are several (e.g. a provisioning set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -37,6 +40,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: Vec::new(),
         }
     }
 

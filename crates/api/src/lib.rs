@@ -11,6 +11,9 @@
 //! | `PUT /api/v1/parameters/{name}` | operator | `{value}`, validated against the range |
 //! | `GET /api/v1/cdrs?from_ms&until_ms&account&…` | viewer | CDR search (day cap applies) |
 //! | `GET /api/v1/reports/{kind}?from_ms&until_ms` | viewer | gateways, vendors, mapping-gateways, accounts, areas, hours, codes |
+//! | `GET /api/v1/provisioning` | viewer | the whole provisioning set (the `provision export` format, as JSON) |
+//! | `POST /api/v1/provisioning?dry_run=true` | operator | validate a set and show what applying it would change |
+//! | `POST /api/v1/provisioning` | operator | apply it (one transaction); the running switch reloads |
 //! | `GET /api/v1/live` | viewer | the running switch's counters |
 //! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
 //!
@@ -76,6 +79,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/parameters/{name}", put(set_parameter))
         .route("/api/v1/cdrs", get(cdrs))
         .route("/api/v1/reports/{kind}", get(report))
+        .route("/api/v1/provisioning", get(provisioning).post(apply))
         .route("/api/v1/live", get(live))
         .route("/api/v1/users", get(users))
         .route("/api/v1/audit", get(audit))
@@ -341,6 +345,69 @@ async fn report(
         }
     };
     Ok(Json(v.map_err(|e| ApiError::internal(e.to_string()))?))
+}
+
+async fn provisioning(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = s.storage.export().await?;
+    Ok(Json(
+        serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ApplyQuery {
+    dry_run: Option<bool>,
+}
+
+async fn apply(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<ApplyQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let p: tollswitch_model::provisioning::Provisioning = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid("body", format!("not a provisioning set: {e}")))?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let result = if dry_run {
+        s.storage.plan(&p).await
+    } else {
+        s.storage.apply(&p).await
+    };
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(tollswitch_storage::StorageError::Invalid(errors)) => {
+            let mut e = ApiError::invalid(
+                errors.first().map_or("body", |e| e.field.as_str()),
+                format!(
+                    "{} problem(s); the first: {}",
+                    errors.len(),
+                    errors.first().map(ToString::to_string).unwrap_or_default()
+                ),
+            );
+            e.details = errors
+                .iter()
+                .filter_map(|x| serde_json::to_value(x).ok())
+                .collect();
+            return Err(e);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let summary = serde_json::to_value(&summary).map_err(|e| ApiError::internal(e.to_string()))?;
+    if !dry_run {
+        s.storage
+            .audit(
+                now_ms(),
+                &caller.name,
+                "provisioning.apply",
+                "provisioning",
+                None,
+                Some(&summary.to_string()),
+            )
+            .await?;
+    }
+    Ok(Json(json!({"applied": !dry_run, "changes": summary})))
 }
 
 async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {

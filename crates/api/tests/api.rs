@@ -308,3 +308,66 @@ async fn every_change_is_in_the_audit_log_with_before_and_after() {
         (json!("5"), json!("7"))
     );
 }
+
+#[tokio::test]
+async fn provisioning_is_exported_planned_and_applied_with_errors_listed() {
+    let f = fixture("provisioning").await;
+    let t = f.token(Role::Operator);
+    let (status, current, _) = call(&f, "GET", "/api/v1/provisioning", Some(t), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(current["account"][0]["name"], "acme", "{current}");
+    let mut wanted = current.clone();
+    wanted["account"]
+        .as_array_mut()
+        .expect("accounts")
+        .push(json!({"name": "beta", "currency": "USD"}));
+    let (status, plan, _) = call(
+        &f,
+        "POST",
+        "/api/v1/provisioning?dry_run=true",
+        Some(t),
+        Some(wanted.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["applied"], false);
+    assert_eq!(plan["changes"]["accounts"]["created"], 1);
+    assert!(
+        f.storage
+            .account_balance("beta")
+            .await
+            .expect("read")
+            .is_none(),
+        "dry run"
+    );
+    let (status, done, _) = call(&f, "POST", "/api/v1/provisioning", Some(t), Some(wanted)).await;
+    assert_eq!(
+        (status, done["applied"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    assert!(
+        f.storage
+            .account_balance("beta")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    // A viewer may not; a broken set is a 400 listing every problem.
+    let (status, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/provisioning?dry_run=true",
+        Some(f.token(Role::Viewer)),
+        Some(current),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let broken = json!({"account": [
+        {"name": "x", "currency": "USD", "rate_table": "missing"},
+        {"name": "y", "currency": "USD", "rate_table": "missing-too"}
+    ]});
+    let (status, body, _) = call(&f, "POST", "/api/v1/provisioning", Some(t), Some(broken)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"].as_array().map(Vec::len), Some(2), "{body}");
+    assert_eq!(body["field"], "rate_table");
+}

@@ -51,7 +51,7 @@ fn sort_rates(rates: &mut [Rate]) {
 }
 
 /// What an apply did (or, for a plan, would do) to the objects of one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// New names.
     pub created: u64,
@@ -95,7 +95,7 @@ impl fmt::Display for Counts {
 }
 
 /// What [`Storage::apply`] did, or what [`Storage::plan`] found it would do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ApplySummary {
     /// `[[account]]`.
     pub accounts: Counts,
