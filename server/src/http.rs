@@ -166,6 +166,22 @@ struct SwitchLive {
 }
 
 impl tollswitch_api::Live for SwitchLive {
+    fn explain(&self, q: &tollswitch_api::ExplainQuery) -> Option<serde_json::Value> {
+        let request = tollswitch_routing::CallRequest {
+            source: q.source?,
+            digest_user: q.digest_user.as_deref(),
+            caller: q.caller.as_deref()?,
+            callee: q.callee.as_deref()?,
+        };
+        let unix = q.at.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        });
+        let decision = self.switch.explain(&request, unix);
+        serde_json::to_value(decision.explain()).ok()
+    }
+
     fn stats(&self) -> serde_json::Value {
         let lines: Vec<serde_json::Value> = self
             .switch

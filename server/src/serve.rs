@@ -322,6 +322,23 @@ impl Switch {
         Ok(())
     }
 
+    /// The decision the switch would take now for this call, with its live line counters.
+    pub fn explain(
+        &self,
+        request: &tollswitch_routing::CallRequest<'_>,
+        unix: i64,
+    ) -> tollswitch_routing::RouteDecision {
+        let snapshot = self.snapshot.load();
+        let table = self.counters.lock();
+        let ledger = self.billing.as_ref().map(Billing::lock);
+        tollswitch_routing::route(
+            &snapshot,
+            request,
+            &table.view(&snapshot, unix).with_ledger(ledger.as_deref()),
+            unix,
+        )
+    }
+
     /// Calls and transactions in progress over all shards.
     pub fn busy(&self) -> usize {
         self.busy.iter().map(|b| b.load(Ordering::Relaxed)).sum()

@@ -15,6 +15,7 @@
 //! | `POST /api/v1/provisioning?dry_run=true` | operator | validate a set and show what applying it would change |
 //! | `POST /api/v1/provisioning` | operator | apply it (one transaction); the running switch reloads |
 //! | `GET /api/v1/live` | viewer | the running switch's counters |
+//! | `GET /api/v1/route/explain?from_ip&caller&callee[&digest_user][&at]` | viewer | the running switch's decision, explained |
 //! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
 //!
 //! Errors: [`error::ApiError`] (one table of status, code, message, field). The API sees the
@@ -42,6 +43,30 @@ use tollswitch_storage::{CdrFilter, Role, Storage, TimeRange};
 pub trait Live: Send + Sync + 'static {
     /// Counters of the running switch (calls, lines per gateway, queues), as JSON.
     fn stats(&self) -> Value;
+
+    /// The running switch's routing decision for a call, explained (the `route explain --json`
+    /// form), with its live line counters; `None` without a running switch.
+    fn explain(&self, _query: &ExplainQuery) -> Option<Value> {
+        None
+    }
+}
+
+/// A call to explain.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExplainQuery {
+    /// Source address: `IP` or `IP:PORT` (port 5060 when omitted).
+    pub from_ip: Option<String>,
+    /// Caller as received.
+    pub caller: Option<String>,
+    /// Callee as received.
+    pub callee: Option<String>,
+    /// A verified digest user, as if the caller had authenticated.
+    pub digest_user: Option<String>,
+    /// Route as of this unix time in seconds (default now).
+    pub at: Option<i64>,
+    /// Parsed `from_ip`, filled by the API.
+    #[serde(skip)]
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// No running switch (tests, tools).
@@ -81,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/reports/{kind}", get(report))
         .route("/api/v1/provisioning", get(provisioning).post(apply))
         .route("/api/v1/live", get(live))
+        .route("/api/v1/route/explain", get(explain))
         .route("/api/v1/users", get(users))
         .route("/api/v1/audit", get(audit))
         .with_state(state)
@@ -408,6 +434,40 @@ async fn apply(
             .await?;
     }
     Ok(Json(json!({"applied": !dry_run, "changes": summary})))
+}
+
+async fn explain(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Query(mut q): Query<ExplainQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let from = q
+        .from_ip
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("from_ip", "from_ip is required (IP or IP:PORT)"))?;
+    let source = from.parse::<std::net::SocketAddr>().ok().or_else(|| {
+        from.trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| std::net::SocketAddr::new(ip, 5060))
+    });
+    q.source = Some(source.ok_or_else(|| {
+        ApiError::invalid(
+            "from_ip",
+            format!("{from:?} is not an IP address or IP:PORT"),
+        )
+    })?);
+    if q.caller.is_none() {
+        return Err(ApiError::invalid("caller", "caller is required"));
+    }
+    if q.callee.is_none() {
+        return Err(ApiError::invalid("callee", "callee is required"));
+    }
+    s.live
+        .explain(&q)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no running switch to ask"))
 }
 
 async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
