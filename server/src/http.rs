@@ -30,13 +30,13 @@ pub async fn start(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let api = tollswitch_api::router(tollswitch_api::ApiState {
+    let api = tollswitch_api::router(tollswitch_api::ApiState::new(
         storage,
-        live: Arc::new(SwitchLive {
+        Arc::new(SwitchLive {
             switch: switch.clone(),
             store: store.clone(),
         }),
-    });
+    ));
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -14,6 +14,10 @@
 //! | `GET /api/v1/provisioning` | viewer | the whole provisioning set (the `provision export` format, as JSON) |
 //! | `POST /api/v1/provisioning?dry_run=true` | operator | validate a set and show what applying it would change |
 //! | `POST /api/v1/provisioning` | operator | apply it (one transaction); the running switch reloads |
+//! | `GET /api/v1/objects/{kind}?offset&limit&name_prefix` | viewer | accounts, mapping-gateways, routing-gateways, gateway-groups (paged) |
+//! | `GET /api/v1/objects/{kind}/{name}` | viewer | one object |
+//! | `PUT /api/v1/objects/{kind}/{name}` | operator | create or replace it (validated like a provisioning set; audited) |
+//! | `DELETE /api/v1/objects/{kind}/{name}` | operator | remove it (refused while others refer to it) |
 //! | `GET /api/v1/live` | viewer | the running switch's counters |
 //! | `GET /api/v1/route/explain?from_ip&caller&callee[&digest_user][&at]` | viewer | the running switch's decision, explained |
 //! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
@@ -85,6 +89,19 @@ pub struct ApiState {
     pub storage: Storage,
     /// The running switch.
     pub live: Arc<dyn Live>,
+    /// Serialises the read-modify-apply of object edits on this node.
+    pub edits: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ApiState {
+    /// State over `storage` and `live`.
+    pub fn new(storage: Storage, live: Arc<dyn Live>) -> ApiState {
+        ApiState {
+            storage,
+            live,
+            edits: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -105,6 +122,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/cdrs", get(cdrs))
         .route("/api/v1/reports/{kind}", get(report))
         .route("/api/v1/provisioning", get(provisioning).post(apply))
+        .route("/api/v1/objects/{kind}", get(list_objects))
+        .route(
+            "/api/v1/objects/{kind}/{name}",
+            get(get_object).put(put_object).delete(delete_object),
+        )
         .route("/api/v1/live", get(live))
         .route("/api/v1/route/explain", get(explain))
         .route("/api/v1/users", get(users))
@@ -468,6 +490,181 @@ async fn explain(
         .explain(&q)
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no running switch to ask"))
+}
+
+/// The provisioning key of an object kind in the URL.
+fn kind_key(kind: &str) -> Result<&'static str, ApiError> {
+    match kind {
+        "accounts" => Ok("account"),
+        "mapping-gateways" => Ok("mapping_gateway"),
+        "routing-gateways" => Ok("routing_gateway"),
+        "gateway-groups" => Ok("gateway_group"),
+        _ => Err(ApiError::not_found(format!(
+            "no object kind {kind:?} (accounts, mapping-gateways, routing-gateways, gateway-groups)"
+        ))),
+    }
+}
+
+async fn current_set(s: &ApiState) -> Result<Value, ApiError> {
+    serde_json::to_value(s.storage.export().await?).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn objects<'a>(set: &'a Value, key: &str) -> &'a [Value] {
+    set.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+#[derive(Deserialize)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+    name_prefix: Option<String>,
+}
+
+async fn list_objects(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let key = kind_key(&kind)?;
+    let set = current_set(&s).await?;
+    let matching: Vec<&Value> = objects(&set, key)
+        .iter()
+        .filter(|o| {
+            page.name_prefix.as_deref().is_none_or(|p| {
+                o.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.starts_with(p))
+            })
+        })
+        .collect();
+    let limit = page.limit.unwrap_or(100).min(1000);
+    let items: Vec<&Value> = matching
+        .iter()
+        .skip(page.offset.unwrap_or(0))
+        .take(limit)
+        .copied()
+        .collect();
+    Ok(Json(json!({"total": matching.len(), "items": items})))
+}
+
+async fn get_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let key = kind_key(&kind)?;
+    let set = current_set(&s).await?;
+    objects(&set, key)
+        .iter()
+        .find(|o| o.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no {key} named {name:?}")))
+}
+
+/// Replaces (or, with `None`, removes) one object in the stored set and applies the result.
+async fn edit(
+    s: &ApiState,
+    caller: &Caller,
+    key: &str,
+    name: &str,
+    object: Option<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let _one_at_a_time = s.edits.lock().await;
+    let mut set = current_set(s).await?;
+    let list = set
+        .as_object_mut()
+        .ok_or_else(|| ApiError::internal("provisioning is not an object"))?
+        .entry(key)
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let items = list
+        .as_array_mut()
+        .ok_or_else(|| ApiError::internal("provisioning list is not an array"))?;
+    let at = items
+        .iter()
+        .position(|o| o.get("name").and_then(Value::as_str) == Some(name));
+    let before = at.map(|i| items[i].clone());
+    match (&object, at) {
+        (Some(o), Some(i)) => items[i] = o.clone(),
+        (Some(o), None) => items.push(o.clone()),
+        (None, Some(i)) => {
+            items.remove(i);
+        }
+        (None, None) => return Err(ApiError::not_found(format!("no {key} named {name:?}"))),
+    }
+    let p: tollswitch_model::provisioning::Provisioning = serde_json::from_value(set)
+        .map_err(|e| ApiError::invalid("body", format!("{key} {name:?}: {e}")))?;
+    match s.storage.apply(&p).await {
+        Ok(_) => {}
+        Err(tollswitch_storage::StorageError::Invalid(errors)) => {
+            let first = errors.first();
+            let mut e = ApiError::invalid(
+                first.map_or("body", |e| e.field.as_str()),
+                first.map(ToString::to_string).unwrap_or_default(),
+            );
+            e.details = errors
+                .iter()
+                .filter_map(|x| serde_json::to_value(x).ok())
+                .collect();
+            return Err(e);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let action = if object.is_some() { "put" } else { "delete" };
+    s.storage
+        .audit(
+            now_ms(),
+            &caller.name,
+            &format!("{key}.{action}"),
+            name,
+            before.as_ref().map(Value::to_string).as_deref(),
+            object.as_ref().map(Value::to_string).as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({"kind": key, "name": name, "action": action})))
+}
+
+async fn put_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((kind, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let key = kind_key(&kind)?;
+    let mut object: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
+    let map = object
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("body", "the body must be a JSON object"))?;
+    match map.get("name").and_then(Value::as_str) {
+        None => {
+            map.insert("name".into(), Value::String(name.clone()));
+        }
+        Some(n) if n == name => {}
+        Some(n) => {
+            return Err(ApiError::invalid(
+                "name",
+                format!("the body names {n:?} but the path {name:?}"),
+            ));
+        }
+    }
+    edit(&s, &caller, key, &name, Some(object)).await
+}
+
+async fn delete_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    let key = kind_key(&kind)?;
+    edit(&s, &caller, key, &name, None).await
 }
 
 async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
