@@ -166,6 +166,34 @@ struct SwitchLive {
 }
 
 impl tollswitch_api::Live for SwitchLive {
+    fn calls(&self) -> tollswitch_api::BoxFuture<'_, Option<serde_json::Value>> {
+        Box::pin(async move {
+            let calls = self.switch.calls_in_progress().await;
+            Some(serde_json::Value::Array(
+                calls
+                    .into_iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "call_id": c.call_id,
+                            "caller": c.caller,
+                            "callee": c.callee,
+                            "mapping_gateway": c.mapping_gateway,
+                            "account": c.account,
+                            "routing_gateway": c.routing_gateway,
+                            "state": c.state,
+                            "start_ms": c.start_ms,
+                            "connect_ms": c.connect_ms,
+                        })
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    fn hangup<'a>(&'a self, call_id: &'a str) -> tollswitch_api::BoxFuture<'a, Option<bool>> {
+        Box::pin(async move { Some(self.switch.hangup(call_id).await) })
+    }
+
     fn explain(&self, q: &tollswitch_api::ExplainQuery) -> Option<serde_json::Value> {
         let request = tollswitch_routing::CallRequest {
             source: q.source?,

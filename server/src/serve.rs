@@ -29,6 +29,10 @@ pub enum Control {
     HangupAll,
     /// A call's record is durable: send the hang-up messages held for it.
     Release(Vec<Deferred>),
+    /// The calls in progress on this shard.
+    ListCalls(tokio::sync::oneshot::Sender<Vec<tollswitch_b2bua::CallInfo>>),
+    /// Hang up the call with this leg A Call-ID, if this shard has it.
+    Hangup(String, tokio::sync::oneshot::Sender<bool>),
 }
 
 /// Where finished calls go.
@@ -137,6 +141,12 @@ impl TransactionUser for CallEngine {
             Control::Drain => self.b2bua.set_draining(true),
             Control::HangupAll => self.b2bua.hangup_all(now, endpoint),
             Control::Release(d) => self.b2bua.release(now, d, endpoint),
+            Control::ListCalls(reply) => {
+                let _ = reply.send(self.b2bua.calls());
+            }
+            Control::Hangup(call_id, reply) => {
+                let _ = reply.send(self.b2bua.hangup(now, &call_id, endpoint));
+            }
         }
         self.after(endpoint);
     }
@@ -336,6 +346,33 @@ impl Switch {
             request,
             &table.view(&snapshot, unix).with_ledger(ledger.as_deref()),
             unix,
+        )
+    }
+
+    /// Every call in progress, oldest first.
+    pub async fn calls_in_progress(&self) -> Vec<tollswitch_b2bua::CallInfo> {
+        let mut all = Vec::new();
+        for k in 0..self.transports.shards() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.transports.control(k, Control::ListCalls(tx));
+            if let Ok(Ok(mut calls)) = tokio::time::timeout(Duration::from_secs(2), rx).await {
+                all.append(&mut calls);
+            }
+        }
+        all.sort_by_key(|c| c.start_ms);
+        all
+    }
+
+    /// Hangs up a call by its leg A Call-ID; false when no shard has it.
+    pub async fn hangup(&self, call_id: &str) -> bool {
+        // A customer's Call-ID lives on the shard its hash names.
+        let k = crate::transport::shard_of(call_id, self.transports.shards());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.transports
+            .control(k, Control::Hangup(call_id.to_owned(), tx));
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), rx).await,
+            Ok(Ok(true))
         )
     }
 

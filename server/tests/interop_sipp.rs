@@ -871,3 +871,81 @@ fn the_api_of_a_running_switch_needs_a_token_a_cli_created() {
         "a viewer is not an admin: {status}"
     );
 }
+
+/// Any method with a bearer token; (status line, body).
+fn http_as(addr: SocketAddr, method: &str, path: &str, token: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return (String::new(), String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let _ = s.write_all(req.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.lines().next().unwrap_or_default().to_owned();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn an_operator_lists_calls_in_progress_and_hangs_one_up_through_the_api() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start("hangup", a, b);
+    let data = switch.file.parent().expect("dir").join("data");
+    let tollswitch = env!("CARGO_BIN_EXE_tollswitch");
+    let added = Command::new(tollswitch)
+        .args(["user", "add", "noc", "--role", "operator", "--data"])
+        .arg(&data)
+        .env("TOLLSWITCH_PASSWORD", "long enough secret")
+        .output()
+        .expect("user add");
+    assert!(added.status.success());
+    let token = Command::new(tollswitch)
+        .args(["token", "create", "noc", "--data"])
+        .arg(&data)
+        .output()
+        .expect("token create");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let http = switch.http_addr().expect("http address");
+    let uas = start_uas("hangup", a, Uas::Answer, 1, &[]);
+    // A call that would last 20 s.
+    let port = free_port();
+    let mut caller = Command::new("sipp")
+        .args(["-sn", "uac", "-s", "44123", "-i", "127.0.0.1"])
+        .args(["-p", &port.to_string(), "-m", "1", "-d", "20000"])
+        .args(["-nostdin", "-timeout", "30s"])
+        .arg(switch.addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut calls = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        let (_, body) = http_as(http, "GET", "/api/v1/calls", &token);
+        calls = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+        if calls[0]["state"] == "connected" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(calls[0]["state"], "connected", "{calls}");
+    assert_eq!(calls[0]["routing_gateway"], "vendor-a-gw");
+    let call_id = calls[0]["call_id"].as_str().expect("call id").to_owned();
+    let (status, body) = http_as(http, "DELETE", &format!("/api/v1/calls/{call_id}"), &token);
+    assert!(status.contains(" 200 "), "{status} {body}");
+    assert!(switch.wait_for("hung up by the operator", 1));
+    let (_, body) = http_as(http, "GET", "/api/v1/calls", &token);
+    assert_eq!(body.trim(), "[]");
+    let (status, _) = http_as(http, "DELETE", &format!("/api/v1/calls/{call_id}"), &token);
+    assert!(status.contains(" 404 "), "{status}");
+    let _ = wait_bounded(&mut caller, Duration::from_secs(25));
+    let _ = stop(uas);
+}

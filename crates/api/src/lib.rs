@@ -19,6 +19,8 @@
 //! | `PUT /api/v1/objects/{kind}/{name}` | operator | create or replace it (validated like a provisioning set; audited) |
 //! | `DELETE /api/v1/objects/{kind}/{name}` | operator | remove it (refused while others refer to it) |
 //! | `GET /api/v1/live` | viewer | the running switch's counters |
+//! | `GET /api/v1/calls` | viewer | calls in progress: numbers, gateways, state, start and answer times |
+//! | `DELETE /api/v1/calls/{call_id}` | operator | hang a call up (audited) |
 //! | `GET /api/v1/route/explain?from_ip&caller&callee[&digest_user][&at]` | viewer | the running switch's decision, explained |
 //! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
 //!
@@ -53,7 +55,20 @@ pub trait Live: Send + Sync + 'static {
     fn explain(&self, _query: &ExplainQuery) -> Option<Value> {
         None
     }
+
+    /// The calls in progress (JSON array); `None` without a running switch.
+    fn calls(&self) -> BoxFuture<'_, Option<Value>> {
+        Box::pin(async { None })
+    }
+
+    /// Hangs up a call by its leg A Call-ID: `Some(found)`, `None` without a running switch.
+    fn hangup<'a>(&'a self, _call_id: &'a str) -> BoxFuture<'a, Option<bool>> {
+        Box::pin(async { None })
+    }
 }
+
+/// A boxed future, for the asynchronous methods of [`Live`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// A call to explain.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +143,8 @@ pub fn router(state: ApiState) -> Router {
             get(get_object).put(put_object).delete(delete_object),
         )
         .route("/api/v1/live", get(live))
+        .route("/api/v1/calls", get(calls))
+        .route("/api/v1/calls/{call_id}", axum::routing::delete(hangup))
         .route("/api/v1/route/explain", get(explain))
         .route("/api/v1/users", get(users))
         .route("/api/v1/audit", get(audit))
@@ -665,6 +682,35 @@ async fn delete_object(
     caller.require(Role::Operator)?;
     let key = kind_key(&kind)?;
     edit(&s, &caller, key, &name, None).await
+}
+
+async fn calls(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    s.live
+        .calls()
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no running switch to ask"))
+}
+
+async fn hangup(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(call_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    match s.live.hangup(&call_id).await {
+        None => Err(ApiError::not_found("no running switch to ask")),
+        Some(false) => Err(ApiError::not_found(format!(
+            "no call {call_id:?} in progress"
+        ))),
+        Some(true) => {
+            s.storage
+                .audit(now_ms(), &caller.name, "call.hangup", &call_id, None, None)
+                .await?;
+            Ok(Json(json!({"call_id": call_id, "hung_up": true})))
+        }
+    }
 }
 
 async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {

@@ -49,6 +49,29 @@ pub struct Config {
     pub cdr_id_prefix: String,
 }
 
+/// One call in progress, as the current-call monitor shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
+    /// Leg A's Call-ID (what `hangup` takes).
+    pub call_id: String,
+    /// Caller as received.
+    pub caller: String,
+    /// Callee as received.
+    pub callee: String,
+    /// The mapping gateway it came through.
+    pub mapping_gateway: Option<String>,
+    /// The account billed.
+    pub account: Option<String>,
+    /// The routing gateway of the live attempt.
+    pub routing_gateway: Option<String>,
+    /// `trying`, `ringing` or `connected`.
+    pub state: &'static str,
+    /// When it started, unix milliseconds.
+    pub start_ms: i64,
+    /// When it was answered, unix milliseconds.
+    pub connect_ms: Option<i64>,
+}
+
 /// A message held back until the call's record is durable (see [`Config::defer_hangup`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deferred {
@@ -246,22 +269,75 @@ impl B2bua {
         self.draining = on;
     }
 
+    /// The calls in progress, for the current-call monitor.
+    pub fn calls(&self) -> Vec<CallInfo> {
+        let mut out: Vec<CallInfo> = self
+            .calls
+            .values()
+            .map(|c| {
+                let live = c.b.iter().rev().find(|b| !b.abandoned);
+                let gateway = live
+                    .and_then(|b| c.decision.candidates.get(b.candidate))
+                    .map(|cand| cand.gateway.name.clone());
+                CallInfo {
+                    call_id: c.a.call_id.clone(),
+                    caller: c.caller.clone(),
+                    callee: c.callee.clone(),
+                    mapping_gateway: c
+                        .decision
+                        .mapping_gateway
+                        .as_ref()
+                        .map(|m| m.name.to_string()),
+                    account: c.decision.account.as_ref().map(|a| a.name.to_string()),
+                    routing_gateway: gateway,
+                    state: match c.phase {
+                        Phase::Trying => "trying",
+                        Phase::Ringing => "ringing",
+                        Phase::Connected => "connected",
+                    },
+                    start_ms: c.start_ms,
+                    connect_ms: c.connected.map(|at| {
+                        c.start_ms.saturating_add(
+                            i64::try_from(at.saturating_duration_since(c.started).as_millis())
+                                .unwrap_or(i64::MAX),
+                        )
+                    }),
+                }
+            })
+            .collect();
+        out.sort_by_key(|c| c.start_ms);
+        out
+    }
+
+    /// Ends the call whose leg A Call-ID is `call_id` (an operator's hang-up): BYE both ways
+    /// when answered, else 503 to the caller and CANCEL to the vendor. False when no such call.
+    pub fn hangup(&mut self, now: Instant, call_id: &str, ep: &mut Endpoint) -> bool {
+        let Some(&id) = self.by_call_id.get(call_id) else {
+            return false;
+        };
+        self.hangup_ids(
+            now,
+            vec![id],
+            "hung up by the operator",
+            R::NormalClearing,
+            ep,
+        );
+        true
+    }
+
     /// Ends every call in progress now (shutdown after the drain period): answered calls get
     /// BYE on both legs, unanswered ones 503 on leg A and CANCEL on leg B.
     pub fn hangup_all(&mut self, now: Instant, ep: &mut Endpoint) {
         let ids: Vec<u64> = self.calls.keys().copied().collect();
+        self.hangup_ids(now, ids, "switch shutting down", R::Shutdown, ep);
+    }
+
+    fn hangup_ids(&mut self, now: Instant, ids: Vec<u64>, why: &str, reason: R, ep: &mut Endpoint) {
         for id in ids {
             let connected = self.calls.get(&id).is_some_and(|c| c.connected.is_some());
             if connected {
                 self.bye_both(now, id, ep);
-                self.end(
-                    now,
-                    id,
-                    200,
-                    EndedBy::Switch,
-                    "switch shutting down",
-                    R::Shutdown,
-                );
+                self.end(now, id, 200, EndedBy::Switch, why, reason);
             } else {
                 if let Some(call) = self.calls.get_mut(&id)
                     && let Some(leg) = call.live_b_mut()
@@ -270,15 +346,7 @@ impl B2bua {
                     let tx = leg.tx;
                     let _ = ep.cancel(now, tx);
                 }
-                self.fail_call_by(
-                    now,
-                    id,
-                    503,
-                    EndedBy::Switch,
-                    "switch shutting down",
-                    R::Shutdown,
-                    ep,
-                );
+                self.fail_call_by(now, id, 503, EndedBy::Switch, why, reason, ep);
             }
         }
     }

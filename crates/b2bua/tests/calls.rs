@@ -1498,3 +1498,37 @@ fn two_hundred_concurrent_calls_never_overdraw_a_shared_balance() {
     drop(ended);
     assert!(s.engine.borrow().counters().is_idle());
 }
+
+#[test]
+fn the_operator_sees_calls_in_progress_and_hangs_one_up() {
+    let mut s = setup(28, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![180, 200]);
+    start_call(&mut s, "441234", "watched");
+    s.w.drive(Duration::from_secs(1));
+    let calls = s.engine.borrow().calls();
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(
+        (c.call_id.as_str(), c.state, c.routing_gateway.as_deref()),
+        ("watched", "connected", Some("gw1"))
+    );
+    assert_eq!(c.account.as_deref(), Some("customer"));
+    assert!(c.connect_ms >= Some(c.start_ms));
+    let engine = s.engine.clone();
+    let found = s.w.with_endpoint(s.switch, |now, ep| {
+        engine.borrow_mut().hangup(now, "nonexistent", ep)
+    });
+    assert!(!found);
+    let found = s.w.with_endpoint(s.switch, |now, ep| {
+        engine.borrow_mut().hangup(now, "watched", ep)
+    });
+    assert!(found);
+    s.w.drive(Duration::from_secs(1));
+    assert!(s.engine.borrow().calls().is_empty());
+    assert_eq!(requests_seen(&s.w, s.v1, "BYE"), 1);
+    let ended = s.ended.borrow();
+    assert_eq!(
+        (ended[0].ended_by, ended[0].reason.as_str()),
+        (EndedBy::Switch, "hung up by the operator")
+    );
+}
