@@ -29,6 +29,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 
 use crate::auth::{Caller, MAX_FAILED_LOGINS, SESSION_COOKIE};
 use crate::error::ApiError;
@@ -130,6 +131,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/login", post(login))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs))
         .route("/api/v1/accounts", get(accounts))
         .route("/api/v1/accounts/{name}/payments", post(pay))
         .route("/api/v1/parameters", get(parameters))
@@ -206,6 +209,16 @@ async fn login(
         [(SET_COOKIE, cookie)],
         Json(json!({"name": user.name, "role": user.role, "token": token})),
     ))
+}
+
+async fn openapi_json(caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(openapi::document()))
+}
+
+async fn docs(caller: Caller) -> Result<axum::response::Html<String>, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(axum::response::Html(openapi::html()))
 }
 
 async fn me(caller: Caller) -> Json<Value> {

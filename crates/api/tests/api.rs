@@ -455,3 +455,51 @@ async fn objects_are_created_read_listed_replaced_and_deleted_one_at_a_time() {
             .is_some_and(|b| b.contains("\"beta\""))
     );
 }
+
+#[tokio::test]
+async fn every_documented_operation_is_served_and_refuses_anonymous_callers() {
+    let f = fixture("routes").await;
+    for route in tollswitch_api::openapi::ROUTES {
+        let path = route
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = route.body.then(|| json!({}));
+        let (status, _, _) = call(&f, &route.method.to_uppercase(), &path, None, body).await;
+        match route.role {
+            Some(_) => assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {path}", route.method),
+            None => assert_eq!(status, StatusCode::BAD_REQUEST, "{} {path}", route.method),
+        }
+    }
+    // Human docs need credentials too.
+    let (status, _, _) = call(&f, "GET", "/api/docs", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let f = fixture("openapi").await;
+    let (status, served, _) = call(
+        &f,
+        "GET",
+        "/api/v1/openapi.json",
+        Some(f.token(Role::Viewer)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served, tollswitch_api::openapi::document());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let fresh = format!("{}\n", serde_json::to_string_pretty(&served).expect("JSON"));
+    if std::env::var_os("TOLLSWITCH_WRITE_OPENAPI").is_some() {
+        std::fs::write(path, &fresh).expect("write docs/openapi.json");
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/openapi.json is out of date: run TOLLSWITCH_WRITE_OPENAPI=1 cargo test -p tollswitch-api openapi"
+    );
+    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(18));
+}

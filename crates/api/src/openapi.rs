@@ -1,0 +1,312 @@
+//! The OpenAPI 3 document, generated from [`ROUTES`] — the same table the route tests walk, so
+//! a route cannot be served without being documented (see `tests/api.rs`).
+
+use serde_json::{Map, Value, json};
+use tollswitch_storage::Role;
+
+/// One operation: method, path, the least role that may call it (`None`: no credentials),
+/// summary, and the query parameters it reads.
+pub struct RouteDoc {
+    /// HTTP method, lower case.
+    pub method: &'static str,
+    /// Path with `{param}` segments.
+    pub path: &'static str,
+    /// Least role; `None` for login.
+    pub role: Option<Role>,
+    /// What it does.
+    pub summary: &'static str,
+    /// Query parameters.
+    pub query: &'static [&'static str],
+    /// Whether it takes a JSON body.
+    pub body: bool,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    role: Option<Role>,
+    summary: &'static str,
+    query: &'static [&'static str],
+    body: bool,
+) -> RouteDoc {
+    RouteDoc {
+        method,
+        path,
+        role,
+        summary,
+        query,
+        body,
+    }
+}
+
+const RANGE: &[&str] = &["from_ms", "until_ms"];
+const V: Option<Role> = Some(Role::Viewer);
+const O: Option<Role> = Some(Role::Operator);
+const A: Option<Role> = Some(Role::Admin);
+
+/// Every operation of the API.
+pub const ROUTES: &[RouteDoc] = &[
+    r(
+        "post",
+        "/api/v1/login",
+        None,
+        "Log in: a session cookie and token; locks after 5 failures",
+        &[],
+        true,
+    ),
+    r("get", "/api/v1/me", V, "Who the caller is", &[], false),
+    r(
+        "get",
+        "/api/v1/openapi.json",
+        V,
+        "This document",
+        &[],
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/accounts",
+        V,
+        "Accounts with their stored balances",
+        &[],
+        false,
+    ),
+    r(
+        "post",
+        "/api/v1/accounts/{name}/payments",
+        O,
+        "Record a payment or recharge",
+        &[],
+        true,
+    ),
+    r(
+        "get",
+        "/api/v1/parameters",
+        V,
+        "Every system parameter with value, default and range",
+        &[],
+        false,
+    ),
+    r(
+        "put",
+        "/api/v1/parameters/{name}",
+        O,
+        "Set a system parameter (validated against its range)",
+        &[],
+        true,
+    ),
+    r(
+        "get",
+        "/api/v1/cdrs",
+        V,
+        "Search CDRs (range capped by SERVER_QUERY_CDR_MAX_DAY_INTERVAL)",
+        &[
+            "from_ms",
+            "until_ms",
+            "account",
+            "mapping_gateway",
+            "routing_gateway",
+            "callee_prefix",
+            "limit",
+            "offset",
+        ],
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/reports/{kind}",
+        V,
+        "Traffic report: gateways, vendors, mapping-gateways, accounts, areas, hours, codes",
+        RANGE,
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/provisioning",
+        V,
+        "The whole provisioning set",
+        &[],
+        false,
+    ),
+    r(
+        "post",
+        "/api/v1/provisioning",
+        O,
+        "Plan (dry_run=true) or apply a provisioning set",
+        &["dry_run"],
+        true,
+    ),
+    r(
+        "get",
+        "/api/v1/objects/{kind}",
+        V,
+        "List accounts, mapping-gateways, routing-gateways or gateway-groups",
+        &["offset", "limit", "name_prefix"],
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/objects/{kind}/{name}",
+        V,
+        "One object",
+        &[],
+        false,
+    ),
+    r(
+        "put",
+        "/api/v1/objects/{kind}/{name}",
+        O,
+        "Create or replace an object",
+        &[],
+        true,
+    ),
+    r(
+        "delete",
+        "/api/v1/objects/{kind}/{name}",
+        O,
+        "Remove an object",
+        &[],
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/live",
+        V,
+        "Counters of the running switch",
+        &[],
+        false,
+    ),
+    r("get", "/api/v1/calls", V, "Calls in progress", &[], false),
+    r(
+        "delete",
+        "/api/v1/calls/{call_id}",
+        O,
+        "Hang a call up",
+        &[],
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/route/explain",
+        V,
+        "The running switch's routing decision, explained",
+        &["from_ip", "caller", "callee", "digest_user", "at"],
+        false,
+    ),
+    r("get", "/api/v1/users", A, "Users and roles", &[], false),
+    r(
+        "get",
+        "/api/v1/audit",
+        A,
+        "The audit log, newest first",
+        &[],
+        false,
+    ),
+];
+
+/// The OpenAPI 3.0 document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut params: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        params.extend(
+            route
+                .query
+                .iter()
+                .map(|name| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}})),
+        );
+        let mut responses = json!({
+            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "500": {"$ref": "#/components/responses/Error"},
+        });
+        let mut op = json!({
+            "summary": route.summary,
+            "parameters": params,
+        });
+        match route.role {
+            Some(role) => {
+                op["description"] = json!(format!("Needs the {role} role or higher."));
+                op["security"] = json!([{"bearer": []}, {"session": []}]);
+                responses["401"] = json!({"$ref": "#/components/responses/Error"});
+                responses["403"] = json!({"$ref": "#/components/responses/Error"});
+            }
+            None => {
+                op["security"] = json!([]);
+                responses["423"] = json!({"$ref": "#/components/responses/Error"});
+            }
+        }
+        if route.path.contains('{') {
+            responses["404"] = json!({"$ref": "#/components/responses/Error"});
+        }
+        if route.body {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        op["responses"] = responses;
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[route.method] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Tollswitch management API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON in and out. Scripts send `Authorization: Bearer <token>` (tollswitch token create); the console uses the session cookie from /api/v1/login. Errors: {code, message, field?, details?}."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE}
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": ["invalid", "unauthorized", "forbidden", "not_found", "locked", "internal"]},
+                        "message": {"type": "string"},
+                        "field": {"type": "string"},
+                        "details": {"type": "array", "items": {"type": "object"}}
+                    }
+                }
+            },
+            "responses": {
+                "Error": {
+                    "description": "An error (see the code table in crates/api/src/error.rs)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                }
+            }
+        }
+    })
+}
+
+/// A readable page of the same table, for `/api/docs`.
+pub fn html() -> String {
+    let mut rows = String::new();
+    for r in ROUTES {
+        let role = r.role.map_or("none (login)", Role::as_str);
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{role}</td><td>{}</td><td>{}</td></tr>\n",
+            r.method.to_uppercase(),
+            r.path,
+            r.summary.replace('<', "&lt;"),
+            r.query.join(", ")
+        ));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Tollswitch API</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}}</style>\
+         </head><body><h1>Tollswitch management API</h1>\
+         <p>Bearer token (<code>tollswitch token create USER</code>) or the session cookie from \
+         <code>POST /api/v1/login</code>. Machine-readable: <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p>\
+         <table><tr><th>method</th><th>path</th><th>least role</th><th>what</th><th>query</th></tr>\n{rows}</table></body></html>"
+    )
+}
