@@ -18,6 +18,7 @@
 //! | `GET /api/v1/objects/{kind}/{name}` | viewer | one object |
 //! | `PUT /api/v1/objects/{kind}/{name}` | operator | create or replace it (validated like a provisioning set; audited) |
 //! | `DELETE /api/v1/objects/{kind}/{name}` | operator | remove it (refused while others refer to it) |
+//! | `POST /api/v1/rate-tables/{name}/import` | operator | replace a table's rates from a CSV body (all or nothing; per-line errors) |
 //! | `GET /api/v1/live` | viewer | the running switch's counters |
 //! | `GET /api/v1/calls` | viewer | calls in progress: numbers, gateways, state, start and answer times |
 //! | `DELETE /api/v1/calls/{call_id}` | operator | hang a call up (audited) |
@@ -144,6 +145,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/objects/{kind}/{name}",
             get(get_object).put(put_object).delete(delete_object),
+        )
+        .route(
+            "/api/v1/rate-tables/{name}/import",
+            post(import_rates).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
         )
         .route("/api/v1/live", get(live))
         .route("/api/v1/calls", get(calls))
@@ -723,6 +728,71 @@ async fn hangup(
                 .await?;
             Ok(Json(json!({"call_id": call_id, "hung_up": true})))
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    max_errors: Option<usize>,
+}
+
+async fn import_rates(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    use tollswitch_storage::ImportError;
+    caller.require(Role::Operator)?;
+    let options = tollswitch_storage::ImportOptions {
+        max_errors: q.max_errors.unwrap_or(100).clamp(1, 10_000),
+    };
+    let reader = std::io::Cursor::new(body);
+    match s.storage.import_rates(&name, reader, options).await {
+        Ok(summary) => {
+            let after = json!({"imported": summary.imported, "replaced": summary.replaced});
+            s.storage
+                .audit(
+                    now_ms(),
+                    &caller.name,
+                    "rate_table.import",
+                    &name,
+                    None,
+                    Some(&after.to_string()),
+                )
+                .await?;
+            Ok(Json(json!({
+                "table": summary.table,
+                "imported": summary.imported,
+                "replaced": summary.replaced,
+            })))
+        }
+        Err(ImportError::UnknownTable(t)) => {
+            Err(ApiError::not_found(format!("no rate table named {t:?}")))
+        }
+        Err(ImportError::Header { message, .. }) => Err(ApiError::invalid("header", message)),
+        Err(ImportError::Rows {
+            errors, truncated, ..
+        }) => {
+            let first = errors.first();
+            let mut e = ApiError::invalid(
+                first.map_or("row", |r| r.field.as_str()),
+                format!(
+                    "{}{} refused row(s); nothing was imported; the first: {}",
+                    errors.len(),
+                    if truncated { "+" } else { "" },
+                    first.map(ToString::to_string).unwrap_or_default()
+                ),
+            );
+            e.details = errors
+                .iter()
+                .map(|r| json!({"line": r.line, "field": r.field, "message": r.message}))
+                .collect();
+            Err(e)
+        }
+        Err(ImportError::Read { message, .. }) => Err(ApiError::invalid("body", message)),
+        Err(ImportError::Storage(e)) => Err(e.into()),
     }
 }
 

@@ -169,6 +169,14 @@ pub const ROUTES: &[RouteDoc] = &[
         false,
     ),
     r(
+        "post",
+        "/api/v1/rate-tables/{name}/import",
+        O,
+        "Replace a rate table's rates from a CSV body (text/csv; all or nothing, per-line errors)",
+        &["max_errors"],
+        true,
+    ),
+    r(
         "get",
         "/api/v1/live",
         V,

@@ -501,5 +501,67 @@ async fn the_served_openapi_document_is_the_committed_one() {
         committed == fresh,
         "docs/openapi.json is out of date: run TOLLSWITCH_WRITE_OPENAPI=1 cargo test -p tollswitch-api openapi"
     );
-    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(18));
+    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(19));
+}
+
+#[tokio::test]
+async fn a_rate_deck_upload_is_all_or_nothing_with_a_per_line_report() {
+    let f = fixture("rates").await;
+    let p = toml::from_str(
+        "[[account]]\nname = \"acme\"\ncurrency = \"USD\"\nbalance = \"10\"\n\n\
+         [[rate_table]]\nname = \"retail\"\ncurrency = \"USD\"\n",
+    )
+    .expect("provisioning");
+    f.storage.apply(&p).await.expect("apply");
+    let t = f.token(Role::Operator);
+    let upload = |csv: &'static str| {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/rate-tables/retail/import")
+            .header("Authorization", format!("Bearer {t}"))
+            .header("Content-Type", "text/csv")
+            .body(Body::from(csv))
+            .expect("request");
+        let app = f.app.clone();
+        async move {
+            let resp = app.oneshot(req).await.expect("response");
+            let status = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = upload("prefix,price\n44,0.05\n447,0.08\n").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["imported"], 2);
+    let (status, body) = upload("prefix,price\n44,0.05\n4x,0.08\n33,-1\n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let lines: Vec<u64> = body["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["line"].as_u64())
+        .collect();
+    assert_eq!(lines, [3, 4], "{body}");
+    let kept = f.storage.export().await.expect("export");
+    assert_eq!(
+        kept.rate_tables[0].rates.len(),
+        2,
+        "nothing of the bad deck was imported"
+    );
+    let (status, _) = {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/rate-tables/nope/import")
+            .header("Authorization", format!("Bearer {t}"))
+            .body(Body::from("prefix,price\n1,0.1\n"))
+            .expect("request");
+        let resp = f.app.clone().oneshot(req).await.expect("response");
+        (resp.status(), ())
+    };
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
