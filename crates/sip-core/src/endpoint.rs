@@ -391,7 +391,11 @@ impl Endpoint {
             key,
             peer: dest,
             last_sent: Some(req.as_bytes().clone()),
-            request: req,
+            request: {
+                let mut req = req;
+                req.shrink_to_fit();
+                req
+            },
             ack: None,
             timers: [None; TIMER_COUNT],
             retransmits: 0,
@@ -748,7 +752,11 @@ impl Endpoint {
             },
             key,
             peer: target,
-            request: msg,
+            request: {
+                let mut msg = msg;
+                msg.shrink_to_fit();
+                msg
+            },
             last_sent: None,
             ack: None,
             timers: [None; TIMER_COUNT],

@@ -72,7 +72,13 @@ impl MessageBuilder {
             }
             None => self.buf.put_slice(b"Content-Length: 0\r\n\r\n"),
         }
-        self.buf.freeze()
+        // Messages are often kept (a transaction's request or last response, a 2xx's ACK):
+        // hand back an exact-size buffer rather than the builder's spare capacity.
+        if self.buf.capacity() - self.buf.len() > 64 {
+            Bytes::copy_from_slice(&self.buf)
+        } else {
+            self.buf.freeze()
+        }
     }
 }
 

@@ -269,6 +269,12 @@ impl Message {
         }
     }
 
+    /// Releases the header index's spare capacity: for messages kept for a while (a
+    /// transaction's request), not on the parse path.
+    pub fn shrink_to_fit(&mut self) {
+        self.headers.shrink_to_fit();
+    }
+
     /// The whole message as received.
     pub fn as_bytes(&self) -> &Bytes {
         &self.buf
