@@ -811,24 +811,9 @@ fn cdrs_are_pushed_in_real_time_and_retried_while_the_receiver_is_down() {
     );
 }
 
-/// GET with a bearer token; (status line, body).
+/// GET with an optional bearer token; (status line, body).
 fn http_get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> (String, String) {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return (String::new(), String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    let _ = s.write_all(req.as_bytes());
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out.lines().next().unwrap_or_default().to_owned();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http_as(addr, "GET", path, token)
 }
 
 #[test]
@@ -872,16 +857,17 @@ fn the_api_of_a_running_switch_needs_a_token_a_cli_created() {
     );
 }
 
-/// Any method with a bearer token; (status line, body).
-fn http_as(addr: SocketAddr, method: &str, path: &str, token: &str) -> (String, String) {
+/// Any method with an optional bearer token; (status line, body).
+fn http_as(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (String, String) {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
         return (String::new(), String::new());
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\
+         Connection: close\r\n\r\n"
     );
     let _ = s.write_all(req.as_bytes());
     let mut out = String::new();
@@ -929,7 +915,7 @@ fn an_operator_lists_calls_in_progress_and_hangs_one_up_through_the_api() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut calls = serde_json::Value::Null;
     while Instant::now() < deadline {
-        let (_, body) = http_as(http, "GET", "/api/v1/calls", &token);
+        let (_, body) = http_as(http, "GET", "/api/v1/calls", Some(&token));
         calls = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
         if calls[0]["state"] == "connected" {
             break;
@@ -939,12 +925,22 @@ fn an_operator_lists_calls_in_progress_and_hangs_one_up_through_the_api() {
     assert_eq!(calls[0]["state"], "connected", "{calls}");
     assert_eq!(calls[0]["routing_gateway"], "vendor-a-gw");
     let call_id = calls[0]["call_id"].as_str().expect("call id").to_owned();
-    let (status, body) = http_as(http, "DELETE", &format!("/api/v1/calls/{call_id}"), &token);
+    let (status, body) = http_as(
+        http,
+        "DELETE",
+        &format!("/api/v1/calls/{call_id}"),
+        Some(&token),
+    );
     assert!(status.contains(" 200 "), "{status} {body}");
     assert!(switch.wait_for("hung up by the operator", 1));
-    let (_, body) = http_as(http, "GET", "/api/v1/calls", &token);
+    let (_, body) = http_as(http, "GET", "/api/v1/calls", Some(&token));
     assert_eq!(body.trim(), "[]");
-    let (status, _) = http_as(http, "DELETE", &format!("/api/v1/calls/{call_id}"), &token);
+    let (status, _) = http_as(
+        http,
+        "DELETE",
+        &format!("/api/v1/calls/{call_id}"),
+        Some(&token),
+    );
     assert!(status.contains(" 404 "), "{status}");
     let _ = wait_bounded(&mut caller, Duration::from_secs(25));
     let _ = stop(uas);

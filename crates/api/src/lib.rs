@@ -460,21 +460,7 @@ async fn apply(
     };
     let summary = match result {
         Ok(summary) => summary,
-        Err(tollswitch_storage::StorageError::Invalid(errors)) => {
-            let mut e = ApiError::invalid(
-                errors.first().map_or("body", |e| e.field.as_str()),
-                format!(
-                    "{} problem(s); the first: {}",
-                    errors.len(),
-                    errors.first().map(ToString::to_string).unwrap_or_default()
-                ),
-            );
-            e.details = errors
-                .iter()
-                .filter_map(|x| serde_json::to_value(x).ok())
-                .collect();
-            return Err(e);
-        }
+        Err(tollswitch_storage::StorageError::Invalid(errors)) => return Err(invalid_set(&errors)),
         Err(e) => return Err(e.into()),
     };
     let summary = serde_json::to_value(&summary).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -525,6 +511,25 @@ async fn explain(
         .explain(&q)
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no running switch to ask"))
+}
+
+/// A provisioning set refused by validation: 400 naming the first problem's field, every
+/// problem in `details`.
+fn invalid_set(errors: &[tollswitch_model::provisioning::ProvisioningError]) -> ApiError {
+    let first = errors.first();
+    let mut e = ApiError::invalid(
+        first.map_or("body", |e| e.field.as_str()),
+        format!(
+            "{} problem(s); the first: {}",
+            errors.len(),
+            first.map(ToString::to_string).unwrap_or_default()
+        ),
+    );
+    e.details = errors
+        .iter()
+        .filter_map(|x| serde_json::to_value(x).ok())
+        .collect();
+    e
 }
 
 /// The provisioning key of an object kind in the URL.
@@ -636,18 +641,7 @@ async fn edit(
         .map_err(|e| ApiError::invalid("body", format!("{key} {name:?}: {e}")))?;
     match s.storage.apply(&p).await {
         Ok(_) => {}
-        Err(tollswitch_storage::StorageError::Invalid(errors)) => {
-            let first = errors.first();
-            let mut e = ApiError::invalid(
-                first.map_or("body", |e| e.field.as_str()),
-                first.map(ToString::to_string).unwrap_or_default(),
-            );
-            e.details = errors
-                .iter()
-                .filter_map(|x| serde_json::to_value(x).ok())
-                .collect();
-            return Err(e);
-        }
+        Err(tollswitch_storage::StorageError::Invalid(errors)) => return Err(invalid_set(&errors)),
         Err(e) => return Err(e.into()),
     }
     let action = if object.is_some() { "put" } else { "delete" };
