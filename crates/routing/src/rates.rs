@@ -136,6 +136,9 @@ impl std::hash::Hasher for FxHasher {
 
 pub(crate) type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
+/// Most rate entries of one prefix's run that [`RateIndex::path`] reads ahead.
+const TOUCH_MAX: usize = 16;
+
 /// One price of one table for one prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RateEntry {
@@ -304,14 +307,26 @@ impl RateIndex {
     /// Every rate prefix of `digits`, longest first; pass the result to [`RateIndex::resolve`]
     /// for as many tables as needed.
     ///
-    /// The trie walk is a chain of dependent loads; the first entry of each prefix's run is
-    /// read as soon as the prefix is found, so those (independent) cache misses overlap the
-    /// rest of the walk instead of adding up one by one in the resolves that follow.
+    /// The trie walk is a chain of dependent loads; the cache lines of each prefix's run
+    /// (the first [`TOUCH_MAX`] entries) are read as soon as the prefix is found, so those
+    /// (independent) cache misses overlap the rest of the walk instead of adding up one by one
+    /// in the resolves that follow.
     pub(crate) fn path(&self, digits: &[u8], out: &mut [Match; crate::trie::MAX_MATCHES]) -> usize {
         let mut n = 0;
         let mut touched = 0u32;
         self.trie.for_each_match(digits, |m| {
-            if let Some(e) = self.entries.get(m.slot.value as usize) {
+            // Every second 24-byte entry is 48 bytes on, so these reads reach each 64-byte
+            // line of the run (bar, at most, the one holding only its last entry); bounded,
+            // for the short prefixes that many decks share (long runs, and hot in cache).
+            let start = m.slot.value as usize;
+            let end = start + usize::from(m.slot.count).min(TOUCH_MAX);
+            for e in self
+                .entries
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .step_by(2)
+            {
                 touched ^= e.table;
             }
             if let Some(slot) = out.get_mut(n) {
