@@ -128,6 +128,10 @@ pub struct TransportStats {
     pub send_errors: AtomicU64,
 }
 
+/// A new INVITE that waited longer than this in a shard's queue is answered 503 + Retry-After
+/// instead of being processed: half of T1, before the caller's first retransmission.
+pub const MAX_INVITE_QUEUE_DELAY: Duration = Duration::from_millis(250);
+
 /// The prefix of leg B Call-IDs made by `shard`.
 pub fn call_id_prefix(shard: usize) -> String {
     format!("ts{shard}-")
@@ -155,8 +159,9 @@ pub fn shard_of(call_id: &str, shards: usize) -> usize {
 }
 
 enum Input {
-    /// A parsed message.
+    /// A parsed message, and when it was queued.
     Message {
+        at: Instant,
         from: Peer,
         msg: Box<Message>,
     },
@@ -371,6 +376,7 @@ impl<C: Send + 'static> Shared<C> {
         }
         let k = shard_of(msg.call_id(), self.shards.len());
         match self.shards[k].try_send(Input::Message {
+            at: Instant::now(),
             from,
             msg: Box::new(msg),
         }) {
@@ -597,6 +603,7 @@ async fn run_connection<C: Send + 'static>(
                     // A stream pushes back instead of shedding: wait for room in the queue.
                     let k = shard_of(msg.call_id(), shared.shards.len());
                     let input = Input::Message {
+                        at: Instant::now(),
                         from,
                         msg: Box::new(msg),
                     };
@@ -663,7 +670,23 @@ async fn engine<U: TransactionUser>(
         let Some(input) = input else { return };
         let now = Instant::now();
         match input {
-            Input::Message { from, msg } => endpoint.handle_message(now, from, *msg),
+            Input::Message { at, from, msg } => {
+                // Overload by delay: a new call that waited longer than MAX_INVITE_QUEUE_DELAY
+                // would meet a caller already retransmitting; refuse it cleanly instead.
+                if now.saturating_duration_since(at) > MAX_INVITE_QUEUE_DELAY
+                    && msg.method() == Some(&tollswitch_sip_msg::Method::Invite)
+                    && msg.to_tag().is_none()
+                    && let Some(resp) = overload_response(&msg)
+                {
+                    shared
+                        .stats
+                        .overload_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    shared.send_now(from, resp);
+                } else {
+                    endpoint.handle_message(now, from, *msg);
+                }
+            }
             Input::Raw { from, data } => endpoint.handle_receive(now, from, data),
             Input::TransportError { tx } => endpoint.handle_transport_error(now, tx),
             Input::Shutdown => return,
@@ -988,6 +1011,77 @@ mod tests {
         let resp = recv_udp(&client).await;
         assert_eq!(resp.status(), Some(403));
         assert_eq!(t.stats.stateless_rejected.load(Ordering::Relaxed), 1);
+        t.shutdown().await;
+    }
+
+    /// Answers like [`AnswerAll`] but blocks its shard for 400 ms on the first request.
+    struct Slow {
+        inner: AnswerAll,
+        slept: bool,
+    }
+
+    impl TransactionUser for Slow {
+        type Control = ();
+
+        fn on_event(&mut self, now: Instant, event: Event, endpoint: &mut Endpoint) {
+            if !self.slept {
+                self.slept = true;
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            self.inner.on_event(now, event, endpoint);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invite_that_waited_too_long_in_the_queue_gets_503() {
+        let config = TransportConfig {
+            udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            tcp: None,
+            ..TransportConfig::default()
+        };
+        let user = Slow {
+            inner: AnswerAll {
+                code: 480,
+                reason: "Temporarily Unavailable",
+            },
+            slept: false,
+        };
+        let t = Transports::start(config, vec![(Endpoint::new(Config::default()), user)], None)
+            .await
+            .expect("bind");
+        let client = UdpSocket::bind("127.0.0.1:0").await.expect("client");
+        let me = client.local_addr().expect("addr");
+        let invite = |n: u32| {
+            String::from_utf8_lossy(&options_request(
+                &format!("z9hG4bKq{n}"),
+                &me.to_string(),
+                &format!("q-{n}"),
+            ))
+            .replace("OPTIONS", "INVITE")
+        };
+        for n in 1..=2 {
+            client
+                .send_to(invite(n).as_bytes(), t.udp_addr.expect("udp"))
+                .await
+                .expect("send");
+        }
+        let mut finals = Vec::new();
+        while finals.len() < 2 {
+            let m = recv_udp(&client).await;
+            if let Some(code) = m.status().filter(|c| *c >= 200) {
+                finals.push((m.call_id().to_owned(), code, m.retry_after()));
+            }
+        }
+        finals.sort();
+        assert_eq!(
+            finals,
+            vec![
+                ("q-1".to_owned(), 480, None),
+                ("q-2".to_owned(), 503, Some(5))
+            ],
+            "the first call was handled; the second waited 400 ms and was refused"
+        );
+        assert_eq!(t.stats.overload_rejected.load(Ordering::Relaxed), 1);
         t.shutdown().await;
     }
 }
