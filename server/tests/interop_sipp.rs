@@ -562,20 +562,7 @@ impl Switch {
 
 /// A plain HTTP/1.1 GET; the body (empty on any failure).
 fn http_get(addr: SocketAddr, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
+    http_as(addr, "GET", path, None).1
 }
 
 #[test]
@@ -594,6 +581,15 @@ fn health_and_metrics_are_served_over_http() {
     );
 }
 
+/// The interop provisioning with 33 routed on vendor-a-gw (and priced for its vendor).
+fn route_33(text: &str) -> String {
+    text.replacen("prefixes = [\"44\"", "prefixes = [\"33\", \"44\"", 1)
+        .replace(
+            "{ prefix = \"1\", price = \"0.005\" }",
+            "{ prefix = \"1\", price = \"0.005\" }, { prefix = \"33\", price = \"0.02\" }",
+        )
+}
+
 #[test]
 fn sighup_reloads_the_provisioning_into_the_running_switch() {
     let (a, b) = (free_port(), free_port());
@@ -608,12 +604,7 @@ fn sighup_reloads_the_provisioning_into_the_running_switch() {
     );
     assert!(status.success(), "before the reload: {status}");
     let text = std::fs::read_to_string(&switch.file).expect("provisioning");
-    let routed = text
-        .replacen("prefixes = [\"44\"", "prefixes = [\"33\", \"44\"", 1)
-        .replace(
-            "{ prefix = \"1\", price = \"0.005\" }",
-            "{ prefix = \"1\", price = \"0.005\" }, { prefix = \"33\", price = \"0.02\" }",
-        );
+    let routed = route_33(&text);
     assert_ne!(
         routed, text,
         "the interop provisioning routes 44 on vendor-a-gw"
@@ -690,13 +681,7 @@ fn provision_apply_reaches_the_running_switch_without_a_signal() {
     let (a, b) = (free_port(), free_port());
     let switch = Switch::start("apply", a, b);
     let data = switch.file.parent().expect("dir").join("data");
-    let routed = std::fs::read_to_string(&switch.file)
-        .expect("provisioning")
-        .replacen("prefixes = [\"44\"", "prefixes = [\"33\", \"44\"", 1)
-        .replace(
-            "{ prefix = \"1\", price = \"0.005\" }",
-            "{ prefix = \"1\", price = \"0.005\" }, { prefix = \"33\", price = \"0.02\" }",
-        );
+    let routed = route_33(&std::fs::read_to_string(&switch.file).expect("provisioning"));
     let other = switch.file.with_file_name("routed.toml");
     std::fs::write(&other, routed).expect("write");
     let status = Command::new(env!("CARGO_BIN_EXE_tollswitch"))

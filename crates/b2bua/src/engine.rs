@@ -503,37 +503,30 @@ impl B2bua {
                 }
             }
             Event::Cancelled { invite, .. } => self.on_cancel(now, invite, ep),
-            Event::Timeout { tx } => {
-                if let Some(&id) = self.by_b_tx.get(&tx) {
-                    self.b_failed(now, id, tx, SipCode::REQUEST_TIMEOUT, true, ep);
-                } else if let Some(r) = self.relays.remove(&tx) {
-                    answer(
-                        now,
-                        ep,
-                        r.server_tx,
-                        &r.request,
-                        408,
-                        "Request Timeout",
-                        None,
-                    );
-                }
-            }
+            Event::Timeout { tx } => self.no_answer(now, tx, SipCode::REQUEST_TIMEOUT, ep),
             Event::TransportError { tx } => {
-                if let Some(&id) = self.by_b_tx.get(&tx) {
-                    self.b_failed(now, id, tx, SipCode::SERVICE_UNAVAILABLE, true, ep);
-                } else if let Some(r) = self.relays.remove(&tx) {
-                    answer(
-                        now,
-                        ep,
-                        r.server_tx,
-                        &r.request,
-                        503,
-                        "Service Unavailable",
-                        None,
-                    );
-                }
+                self.no_answer(now, tx, SipCode::SERVICE_UNAVAILABLE, ep)
             }
             Event::StrayResponse { .. } | Event::Malformed { .. } => {}
+        }
+    }
+
+    /// Client transaction `tx` got no answer at all (Timer B/F or a transport error): a leg B
+    /// attempt fails over; a relayed in-dialog request is answered `code` on its other leg.
+    fn no_answer(&mut self, now: Instant, tx: TxId, code: SipCode, ep: &mut Endpoint) {
+        if let Some(&id) = self.by_b_tx.get(&tx) {
+            self.b_failed(now, id, tx, code, true, ep);
+        } else if let Some(r) = self.relays.remove(&tx) {
+            let phrase = code.reason_phrase();
+            answer(
+                now,
+                ep,
+                r.server_tx,
+                &r.request,
+                code.as_u16(),
+                phrase,
+                None,
+            );
         }
     }
 
