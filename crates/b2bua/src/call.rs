@@ -22,7 +22,11 @@ pub(crate) enum Phase {
 #[derive(Debug)]
 pub(crate) struct LegA {
     pub(crate) tx: TxId,
-    pub(crate) invite: Message,
+    /// The customer's INVITE, until it has a final response (new attempts and responses to it
+    /// are built from it); dropped once answered.
+    pub(crate) invite: Option<Message>,
+    /// What requests toward the customer are built from, for the life of the call.
+    pub(crate) dialog: ADialog,
     pub(crate) source: Peer,
     /// Our tag in the To header of every response.
     pub(crate) to_tag: String,
@@ -32,6 +36,34 @@ pub(crate) struct LegA {
 }
 
 /// One attempt toward a routing gateway.
+/// Leg A's dialog as the customer's INVITE set it up: where requests to the customer go and
+/// their From/To (we are the UAS, so our From is their To).
+#[derive(Debug)]
+pub(crate) struct ADialog {
+    /// The INVITE's Contact URI (its From URI when it had none).
+    pub(crate) target: Box<str>,
+    /// The INVITE's From, as written.
+    pub(crate) from: Box<str>,
+    /// The INVITE's To, as written.
+    pub(crate) to: Box<str>,
+}
+
+impl ADialog {
+    pub(crate) fn of(inv: &Message) -> ADialog {
+        let target = inv
+            .contact()
+            .map(|c| c.uri().as_str().into())
+            .or_else(|| inv.from().map(|f| f.uri().as_str().into()))
+            .unwrap_or_default();
+        let raw = |h| String::from_utf8_lossy(inv.header(h).unwrap_or_default()).into();
+        ADialog {
+            target,
+            from: raw(HeaderName::From),
+            to: raw(HeaderName::To),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct LegB {
     pub(crate) tx: TxId,
@@ -180,6 +212,33 @@ pub(crate) fn leg_b_invite(
     }
 }
 
+/// The ACK for a retransmitted 2xx from a vendor, built from the response itself (RFC 3261
+/// §13.2.2.4): its dialog, its CSeq number, its Contact as Request-URI; `None` without a
+/// Contact.
+pub(crate) fn ack_for_2xx(
+    resp: &Message,
+    transport: &str,
+    branch: &str,
+    local: SocketAddr,
+) -> Option<Bytes> {
+    let target = resp.contact()?.uri().as_str().to_owned();
+    let via_host = format!("{}:{}", host_of(local), local.port());
+    Some(
+        MessageBuilder::request(&Method::Ack, &target)
+            .header(
+                "Via",
+                format!("SIP/2.0/{transport} {via_host};branch={branch};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", resp.header(HeaderName::From)?)
+            .header("To", resp.header(HeaderName::To)?)
+            .header("Call-ID", resp.call_id())
+            .header("CSeq", format!("{} ACK", resp.cseq().seq))
+            .header("Contact", contact(local))
+            .build(),
+    )
+}
+
 impl LegB {
     pub(crate) fn dest_transport(&self) -> &'static str {
         self.dest.transport.via_name()
@@ -250,19 +309,9 @@ impl LegA {
         local: SocketAddr,
         body: Option<(&str, Bytes)>,
     ) -> Bytes {
-        let inv = &self.invite;
-        let target = inv
-            .contact()
-            .map(|c| c.uri().as_str().to_owned())
-            .unwrap_or_else(|| {
-                inv.from()
-                    .map(|f| f.uri().as_str().to_owned())
-                    .unwrap_or_default()
-            });
-        let to_raw = String::from_utf8_lossy(inv.header(HeaderName::To).unwrap_or_default());
-        let from_raw = String::from_utf8_lossy(inv.header(HeaderName::From).unwrap_or_default());
+        let d = &self.dialog;
         let via_host = format!("{}:{}", host_of(local), local.port());
-        let b = MessageBuilder::request(method, &target)
+        let b = MessageBuilder::request(method, &d.target)
             .header(
                 "Via",
                 format!(
@@ -271,8 +320,8 @@ impl LegA {
                 ),
             )
             .header("Max-Forwards", "70")
-            .header("From", format!("{to_raw};tag={}", self.to_tag))
-            .header("To", from_raw.as_ref())
+            .header("From", format!("{};tag={}", d.to, self.to_tag))
+            .header("To", &*d.from)
             .header("Call-ID", &self.call_id)
             .header("CSeq", format!("{} {method}", self.cseq))
             .header("Contact", contact(local));

@@ -163,12 +163,15 @@ pub enum CallEvent {
 pub struct B2bua {
     config: Config,
     snapshot: Arc<RoutingSnapshot>,
-    calls: HashMap<u64, Call>,
+    calls: HashMap<u64, Box<Call>>,
     by_a_tx: HashMap<TxId, u64>,
     by_b_tx: HashMap<TxId, u64>,
     by_call_id: HashMap<String, u64>,
     /// ACKs of answered leg B INVITEs, re-sent when the 2xx is retransmitted (RFC 6026).
-    acks: HashMap<TxId, (Instant, Peer, Bytes)>,
+    /// The ACK is rebuilt from the retransmitted 2xx itself; only the destination is kept, for
+    /// `ACK_KEEP` (expired in the order they were answered).
+    acks: HashMap<TxId, Peer>,
+    acks_by_age: VecDeque<(Instant, TxId)>,
     timers: BinaryHeap<Reverse<(Instant, u64, CallTimer)>>,
     events: VecDeque<CallEvent>,
     next_id: u64,
@@ -216,6 +219,7 @@ impl B2bua {
             by_b_tx: HashMap::new(),
             by_call_id: HashMap::new(),
             acks: HashMap::new(),
+            acks_by_age: VecDeque::new(),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             next_id: 1,
@@ -398,12 +402,18 @@ impl B2bua {
             }
             self.timers.pop();
         }
-        self.acks.values().map(|(t, _, _)| *t + ACK_KEEP).min()
+        self.acks_by_age.front().map(|(t, _)| *t + ACK_KEEP)
     }
 
     /// Fires the engine timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
-        self.acks.retain(|_, (t, _, _)| *t + ACK_KEEP > now);
+        while let Some(&(t, tx)) = self.acks_by_age.front() {
+            if t + ACK_KEEP > now {
+                break;
+            }
+            self.acks_by_age.pop_front();
+            self.acks.remove(&tx);
+        }
         while let Some(Reverse((at, id, kind))) = self.timers.peek().copied() {
             if at > now {
                 break;
@@ -497,9 +507,15 @@ impl B2bua {
                 } else if self.relays.contains_key(&tx) {
                     self.on_relay_response(now, tx, &msg, ep);
                 } else if msg.status().is_some_and(|c| (200..300).contains(&c))
-                    && let Some((_, peer, ack)) = self.acks.get(&tx)
+                    && let Some(&peer) = self.acks.get(&tx)
                 {
-                    ep.send_stateless(*peer, ack.clone());
+                    let branch = ep.new_branch();
+                    let transport = peer.transport.via_name();
+                    if let Some(ack) =
+                        crate::call::ack_for_2xx(&msg, transport, &branch, self.config.local)
+                    {
+                        ep.send_stateless(peer, ack);
+                    }
                 }
             }
             Event::Cancelled { invite, .. } => self.on_cancel(now, invite, ep),
@@ -701,6 +717,7 @@ impl B2bua {
             table.hold(*kind, name, unix);
         }
         drop(table);
+        held.shrink_to_fit();
         let id = self.next_id;
         self.next_id += 1;
         let call_id = msg.call_id().to_owned();
@@ -709,13 +726,19 @@ impl B2bua {
             decision,
             a: LegA {
                 tx,
-                invite: msg,
+                dialog: crate::call::ADialog::of(&msg),
+                invite: {
+                    let mut msg = msg;
+                    msg.shrink_to_fit();
+                    Some(msg)
+                },
                 source,
                 to_tag: ep.new_tag(),
                 call_id: call_id.clone(),
                 cseq: 1,
             },
-            b: Vec::new(),
+            // One attempt unless it fails over.
+            b: Vec::with_capacity(1),
             started: now,
             start_ms: self.unix_ms(now),
             caller,
@@ -728,7 +751,7 @@ impl B2bua {
             tried: Vec::new(),
             held,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.by_a_tx.insert(tx, id);
         self.by_call_id.insert(call_id, id);
         self.try_candidate(now, id, 0, 0, ep);
@@ -954,19 +977,18 @@ impl B2bua {
             abandoned: false,
             held: Vec::new(),
         };
-        let mf = call
-            .a
-            .invite
-            .max_forwards()
-            .map_or(70, |m| m.saturating_sub(1));
+        let Some(a_invite) = &call.a.invite else {
+            // Leg A was answered already: there is nothing left to try.
+            return;
+        };
+        let mf = a_invite.max_forwards().map_or(70, |m| m.saturating_sub(1));
         let pai = match gw.p_asserted_identity {
-            tollswitch_model::provisioning::PaiMode::Pass => call
-                .a
-                .invite
-                .header(tollswitch_sip_msg::HeaderName::PAssertedIdentity),
+            tollswitch_model::provisioning::PaiMode::Pass => {
+                a_invite.header(tollswitch_sip_msg::HeaderName::PAssertedIdentity)
+            }
             _ => None,
         };
-        let bytes = crate::call::leg_b_invite(&call.a.invite, &leg, &branch, local, mf, pai);
+        let bytes = crate::call::leg_b_invite(a_invite, &leg, &branch, local, mf, pai);
         let Ok(invite) = Message::parse(bytes) else {
             self.fail_call(now, id, 500, "could not build the leg B INVITE", ep);
             return;
@@ -982,6 +1004,7 @@ impl B2bua {
                 for g in &gw.groups {
                     held.push((Kind::GatewayGroup, g.name.clone()));
                 }
+                held.shrink_to_fit();
                 {
                     let unix = self.unix(now);
                     let mut table = self.counters.lock();
@@ -1069,8 +1092,9 @@ impl B2bua {
             leg.remote_target = msg.contact().map(|c| c.uri().as_str().to_owned());
             let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
             let dest = leg.dest;
-            ep.send_stateless(dest, ack.clone());
-            self.acks.insert(tx, (now, dest, ack));
+            ep.send_stateless(dest, ack);
+            self.acks.insert(tx, dest);
+            self.acks_by_age.push_back((now, tx));
             if call.phase != Phase::Connected {
                 call.phase = Phase::Connected;
                 call.connected = Some(now);
@@ -1086,6 +1110,8 @@ impl B2bua {
                     .unwrap_or_default();
                 call.tried.push((gw, code));
                 let ok = relay_to_a(now, ep, &call.a, msg, code, local);
+                // Leg A has its final response: the INVITE is no longer needed.
+                call.a.invite = None;
                 let t1 = ep.config().t1;
                 call.ok_a = Some((ok, t1, now));
                 call.timers[CallTimer::Invite.index()] = None;
@@ -1248,7 +1274,12 @@ impl B2bua {
             return;
         };
         let phrase = SipCode::new(code).map_or("Failure", SipCode::reason_phrase);
-        let mut resp = response_to(&call.a.invite, code, phrase, Some(&call.a.to_tag));
+        let Some(invite) = &call.a.invite else {
+            // Already answered: nothing more to say on leg A's INVITE.
+            self.end(now, id, code, ended_by, why, reason);
+            return;
+        };
+        let mut resp = response_to(invite, code, phrase, Some(&call.a.to_tag));
         if ended_by == EndedBy::Switch && code == 503 {
             resp.push_header("Retry-After", "30");
         }
@@ -1621,7 +1652,10 @@ fn relay_to_a(
         .reason_phrase()
         .filter(|p| !p.is_empty())
         .unwrap_or("OK");
-    let mut b = response_to(&a.invite, code, phrase, Some(&a.to_tag));
+    let Some(invite) = &a.invite else {
+        return Bytes::new();
+    };
+    let mut b = response_to(invite, code, phrase, Some(&a.to_tag));
     b.push_header("Contact", contact(local));
     let resp = match msg.content_type() {
         Some(ct) if !msg.body().is_empty() => b.body(ct, msg.body_bytes()).build(),

@@ -474,8 +474,9 @@ pub fn route<C: LiveCounters + ?Sized>(
     let caller_mapped = SmallStr::from(d.caller_out.as_deref().unwrap_or_default());
     // All the callee's digits: every prefix a candidate reports is cut from it.
     let number_prefix = Prefix::of(digits, u8::MAX);
+    // Exact: the decision lives as long as the call, and growth would round up to 4.
     d.candidates
-        .reserve(evals.iter().filter(|e| e.skip.is_none()).count());
+        .reserve_exact(evals.iter().filter(|e| e.skip.is_none()).count());
     for &(_, i) in &order {
         let Some(e) = evals.get_mut(i) else {
             continue;

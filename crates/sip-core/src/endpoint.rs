@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::key::{KeyMethod, MergeKey, TxKey};
-use crate::timer::{TIMER_COUNT, Timer, TimerTable};
+use crate::timer::{Deadlines, Timer, TimerTable};
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -193,22 +193,25 @@ pub enum TxState {
     Accepted,
 }
 
+/// One transaction. Kept small (it is boxed; thousands live at once): the request and the bytes
+/// to resend are dropped as soon as the state no longer needs them.
 #[derive(Debug)]
 struct Tx {
     kind: Kind,
     state: TxState,
-    key: TxKey,
-    peer: Peer,
-    request: Message,
-    /// Client: the request bytes to retransmit. Server: the last response sent.
-    last_sent: Option<Bytes>,
-    /// Client INVITE: the ACK for a non-2xx final response.
-    ack: Option<Bytes>,
-    timers: [Option<Instant>; TIMER_COUNT],
-    retransmits: u32,
     provisional_seen: bool,
     pending_cancel: bool,
-    merge_key: Option<MergeKey>,
+    retransmits: u16,
+    key: TxKey,
+    peer: Peer,
+    /// The request, while a response (server) or a CANCEL or ACK (client) may still be built
+    /// from it.
+    request: Option<Box<Message>>,
+    /// Client: the request bytes to retransmit, then the ACK of a non-2xx final response.
+    /// Server: the last response sent, while a retransmitted request must be answered with it.
+    last_sent: Option<Bytes>,
+    timers: Deadlines,
+    merge_key: Option<Box<MergeKey>>,
     /// Server: received/rport to add to the top Via of responses (RFC 3261 §18.2.1, RFC 3581).
     via_patch: Option<ViaPatch>,
 }
@@ -221,7 +224,7 @@ type ViaPatch = (Option<IpAddr>, Option<u16>);
 #[derive(Debug)]
 pub struct Endpoint {
     config: Config,
-    txs: HashMap<u64, Tx>,
+    txs: HashMap<u64, Box<Tx>>,
     index: HashMap<TxKey, u64>,
     merged: HashMap<MergeKey, u64>,
     timers: TimerTable,
@@ -263,7 +266,7 @@ impl Endpoint {
 
     /// The request of a live transaction.
     pub fn request(&self, tx: TxId) -> Option<&Message> {
-        self.txs.get(&tx.0).map(|t| &t.request)
+        self.txs.get(&tx.0).and_then(|t| t.request.as_deref())
     }
 
     /// A fresh branch with the RFC 3261 magic cookie.
@@ -307,7 +310,7 @@ impl Endpoint {
     fn is_live_timer(&self, at: Instant, id: u64, timer: Timer) -> bool {
         self.txs
             .get(&id)
-            .is_some_and(|t| t.timers[timer.index()] == Some(at))
+            .is_some_and(|t| t.timers.get(timer) == Some(at))
     }
 
     /// Fires every timer due at `now`.
@@ -317,7 +320,7 @@ impl Endpoint {
                 continue;
             }
             if let Some(t) = self.txs.get_mut(&id) {
-                t.timers[timer.index()] = None;
+                t.timers.clear(timer);
             }
             self.fire(now, id, timer);
         }
@@ -394,10 +397,9 @@ impl Endpoint {
             request: {
                 let mut req = req;
                 req.shrink_to_fit();
-                req
+                Some(Box::new(req))
             },
-            ack: None,
-            timers: [None; TIMER_COUNT],
+            timers: Deadlines::default(),
             retransmits: 0,
             provisional_seen: false,
             pending_cancel: false,
@@ -446,6 +448,10 @@ impl Endpoint {
         match (t.kind, t.state) {
             (Kind::ServerInvite, TxState::Proceeding) => {
                 t.last_sent = Some(payload.clone());
+                if code >= 200 {
+                    // No response is built from the request any more.
+                    t.request = None;
+                }
                 if code >= 300 {
                     t.state = TxState::Completed;
                     self.transmit(peer, payload, Some(tx));
@@ -455,7 +461,10 @@ impl Endpoint {
                     }
                     self.set_timer(tx.0, Timer::H, now + self.config.timeout_64t1());
                 } else if code >= 200 {
+                    // Retransmissions of the 2xx are the user's (RFC 6026 §7.1); INVITE
+                    // retransmissions are absorbed.
                     t.state = TxState::Accepted;
+                    t.last_sent = None;
                     self.transmit(peer, payload, Some(tx));
                     self.set_timer(tx.0, Timer::L, now + self.config.timeout_64t1());
                 } else {
@@ -470,6 +479,7 @@ impl Endpoint {
                 t.last_sent = Some(payload.clone());
                 if code >= 200 {
                     t.state = TxState::Completed;
+                    t.request = None;
                     self.transmit(peer, payload, Some(tx));
                     let j = if reliable {
                         now
@@ -504,7 +514,10 @@ impl Endpoint {
                 Ok(CancelOutcome::Deferred)
             }
             TxState::Calling | TxState::Proceeding => {
-                let cancel = build_cancel(&t.request);
+                let Some(request) = t.request.as_deref() else {
+                    return Err(TxError::InvalidState);
+                };
+                let cancel = build_cancel(request);
                 let peer = t.peer;
                 match Message::parse(cancel) {
                     Ok(msg) => self.send_request(now, msg, peer).map(CancelOutcome::Sent),
@@ -578,8 +591,8 @@ impl Endpoint {
         match (t.kind, t.state, method) {
             (Kind::ServerInvite, TxState::Completed, Method::Ack) => {
                 t.state = TxState::Confirmed;
-                t.timers[Timer::G.index()] = None;
-                t.timers[Timer::H.index()] = None;
+                t.timers.clear(Timer::G);
+                t.timers.clear(Timer::H);
                 let i = if peer.transport.is_reliable() {
                     now
                 } else {
@@ -622,10 +635,12 @@ impl Endpoint {
         let reliable = t.peer.transport.is_reliable();
         match (t.kind, t.state) {
             (Kind::ClientInvite, TxState::Calling | TxState::Proceeding) => {
-                t.timers[Timer::A.index()] = None;
+                t.timers.clear(Timer::A);
+                // Retransmissions of the INVITE stop with the first response.
+                t.last_sent = None;
                 if code < 200 {
                     t.state = TxState::Proceeding;
-                    t.timers[Timer::B.index()] = None;
+                    t.timers.clear(Timer::B);
                     let send_cancel = !t.provisional_seen && t.pending_cancel;
                     t.provisional_seen = true;
                     self.event(Event::Response { tx, msg });
@@ -634,14 +649,18 @@ impl Endpoint {
                     }
                 } else if code < 300 {
                     t.state = TxState::Accepted;
-                    t.timers[Timer::B.index()] = None;
+                    t.request = None;
+                    t.timers.clear(Timer::B);
                     self.set_timer(id, Timer::M, now + self.config.timeout_64t1());
                     self.event(Event::Response { tx, msg });
                 } else {
                     t.state = TxState::Completed;
-                    t.timers[Timer::B.index()] = None;
-                    let ack = build_ack(&t.request, &msg);
-                    t.ack = Some(ack.clone());
+                    t.timers.clear(Timer::B);
+                    let Some(request) = t.request.take() else {
+                        return;
+                    };
+                    let ack = build_ack(&request, &msg);
+                    t.last_sent = Some(ack.clone());
                     let peer = t.peer;
                     self.transmit(peer, ack, Some(tx));
                     let d = if reliable {
@@ -655,7 +674,7 @@ impl Endpoint {
             }
             (Kind::ClientInvite, TxState::Completed) => {
                 if code >= 300
-                    && let Some(ack) = t.ack.clone()
+                    && let Some(ack) = t.last_sent.clone()
                 {
                     let peer = t.peer;
                     self.transmit(peer, ack, Some(tx));
@@ -670,8 +689,10 @@ impl Endpoint {
                     self.event(Event::Response { tx, msg });
                 } else {
                     t.state = TxState::Completed;
-                    t.timers[Timer::E.index()] = None;
-                    t.timers[Timer::F.index()] = None;
+                    t.request = None;
+                    t.last_sent = None;
+                    t.timers.clear(Timer::E);
+                    t.timers.clear(Timer::F);
                     let k = if reliable { now } else { now + self.config.t4 };
                     self.set_timer(id, Timer::K, k);
                     self.event(Event::Response { tx, msg });
@@ -688,7 +709,7 @@ impl Endpoint {
         let tx = TxId(id);
         let timing_out = [Timer::B, Timer::F, Timer::H]
             .iter()
-            .any(|k| t.timers[k.index()].is_some_and(|at| at <= now));
+            .any(|k| t.timers.get(*k).is_some_and(|at| at <= now));
         if timing_out && matches!(timer, Timer::A | Timer::E | Timer::G) {
             // The transaction times out at this very instant: no last retransmission.
             return;
@@ -699,8 +720,8 @@ impl Endpoint {
                 if let Some(bytes) = t.last_sent.clone() {
                     let peer = t.peer;
                     let proceeding = t.state == TxState::Proceeding;
-                    t.retransmits += 1;
-                    let n = t.retransmits;
+                    t.retransmits = t.retransmits.saturating_add(1);
+                    let n = u32::from(t.retransmits);
                     self.transmit(peer, bytes, Some(tx));
                     let next = if proceeding && self.config.resend_schedule.is_none() {
                         // Non-INVITE in Proceeding retransmits every T2 (§17.1.2.2).
@@ -714,8 +735,8 @@ impl Endpoint {
             Timer::G => {
                 if let Some(bytes) = t.last_sent.clone() {
                     let peer = t.peer;
-                    t.retransmits += 1;
-                    let n = t.retransmits;
+                    t.retransmits = t.retransmits.saturating_add(1);
+                    let n = u32::from(t.retransmits);
                     self.transmit(peer, bytes, Some(tx));
                     let next = self.config.resend_interval(n, false);
                     self.set_timer(id, Timer::G, now + next);
@@ -755,23 +776,24 @@ impl Endpoint {
             request: {
                 let mut msg = msg;
                 msg.shrink_to_fit();
-                msg
+                Some(Box::new(msg))
             },
             last_sent: None,
-            ack: None,
-            timers: [None; TIMER_COUNT],
+            timers: Deadlines::default(),
             retransmits: 0,
             provisional_seen: false,
             pending_cancel: false,
-            merge_key,
+            merge_key: merge_key.map(Box::new),
             via_patch,
         })
     }
 
     fn respond_internal(&mut self, now: Instant, id: u64, code: u16, reason: &str) {
-        let Some(t) = self.txs.get(&id) else { return };
+        let Some(req) = self.txs.get(&id).and_then(|t| t.request.as_deref()) else {
+            return;
+        };
         let to_tag = format!("{:012x}", id.wrapping_mul(0x9e37_79b9) ^ self.config.seed);
-        let resp = response_to(&t.request, code, reason, Some(&to_tag)).build();
+        let resp = response_to(req, code, reason, Some(&to_tag)).build();
         let _ = self.send_response(now, TxId(id), resp);
     }
 
@@ -780,9 +802,9 @@ impl Endpoint {
         self.next_id += 1;
         self.index.insert(tx.key.clone(), id);
         if let Some(mk) = &tx.merge_key {
-            self.merged.insert(mk.clone(), id);
+            self.merged.insert(MergeKey::clone(mk), id);
         }
-        self.txs.insert(id, tx);
+        self.txs.insert(id, Box::new(tx));
         id
     }
 
@@ -792,16 +814,16 @@ impl Endpoint {
                 self.index.remove(&t.key);
             }
             if let Some(mk) = t.merge_key
-                && self.merged.get(&mk) == Some(&id)
+                && self.merged.get(&*mk) == Some(&id)
             {
-                self.merged.remove(&mk);
+                self.merged.remove(&*mk);
             }
         }
     }
 
     fn set_timer(&mut self, id: u64, timer: Timer, at: Instant) {
         if let Some(t) = self.txs.get_mut(&id) {
-            t.timers[timer.index()] = Some(at);
+            t.timers.set(timer, at);
             self.timers.push(at, id, timer);
         }
     }

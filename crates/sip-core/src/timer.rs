@@ -33,11 +33,39 @@ pub enum Timer {
     M,
 }
 
-pub(crate) const TIMER_COUNT: usize = 12;
+/// The live deadlines of one transaction. No machine runs more than two timers at once (A and
+/// B, E and F, G and H); three slots leave room for a reset in between.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Deadlines([Option<(Timer, Instant)>; 3]);
 
-impl Timer {
-    pub(crate) fn index(self) -> usize {
-        self as usize
+impl Deadlines {
+    /// The deadline of `timer`, when it runs.
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0
+            .iter()
+            .flatten()
+            .find(|(t, _)| *t == timer)
+            .map(|(_, at)| *at)
+    }
+
+    /// Starts (or restarts) `timer`.
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+        let slot = self
+            .0
+            .iter()
+            .position(|s| s.is_some_and(|(t, _)| t == timer))
+            .or_else(|| self.0.iter().position(Option::is_none));
+        debug_assert!(slot.is_some(), "more than three timers at once: {self:?}");
+        self.0[slot.unwrap_or(0)] = Some((timer, at));
+    }
+
+    /// Stops `timer`.
+    pub(crate) fn clear(&mut self, timer: Timer) {
+        for s in &mut self.0 {
+            if s.is_some_and(|(t, _)| t == timer) {
+                *s = None;
+            }
+        }
     }
 }
 
