@@ -24,7 +24,7 @@ pub(crate) struct LegA {
     pub(crate) tx: TxId,
     /// The customer's INVITE, until it has a final response (new attempts and responses to it
     /// are built from it); dropped once answered.
-    pub(crate) invite: Option<Message>,
+    pub(crate) invite: Option<Box<Message>>,
     /// What requests toward the customer are built from, for the life of the call.
     pub(crate) dialog: ADialog,
     pub(crate) source: Peer,

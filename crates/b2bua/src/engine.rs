@@ -730,7 +730,7 @@ impl B2bua {
                 invite: {
                     let mut msg = msg;
                     msg.shrink_to_fit();
-                    Some(msg)
+                    Some(Box::new(msg))
                 },
                 source,
                 to_tag: ep.new_tag(),
@@ -1110,8 +1110,12 @@ impl B2bua {
                     .unwrap_or_default();
                 call.tried.push((gw, code));
                 let ok = relay_to_a(now, ep, &call.a, msg, code, local);
-                // Leg A has its final response: the INVITE is no longer needed.
+                // Leg A has its final response: the INVITE is no longer needed, and neither
+                // are the candidates after the one that answered.
                 call.a.invite = None;
+                call.decision.candidates.truncate(leg.candidate + 1);
+                call.decision.candidates.shrink_to_fit();
+                call.decision.skipped = Vec::new();
                 let t1 = ep.config().t1;
                 call.ok_a = Some((ok, t1, now));
                 call.timers[CallTimer::Invite.index()] = None;
@@ -1484,6 +1488,16 @@ impl B2bua {
         if let Some(c) = self.calls.get_mut(&id) {
             c.timers[kind.index()] = Some(at);
             self.timers.push(Reverse((at, id, kind)));
+        }
+        // Timers stopped early (the ringing timeout of an answered call, say) stay in the heap
+        // until their deadline; drop them when they far outnumber the live ones.
+        if self.timers.len() > 4 * crate::call::CALL_TIMERS * self.calls.len() + 1024 {
+            let calls = &self.calls;
+            self.timers.retain(|Reverse((at, id, kind))| {
+                calls
+                    .get(id)
+                    .is_some_and(|c| c.timers[kind.index()] == Some(*at))
+            });
         }
     }
 

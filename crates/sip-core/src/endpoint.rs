@@ -6,6 +6,7 @@ use crate::timer::{Deadlines, Timer, TimerTable};
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 use tollswitch_sip_msg::{
     HeaderName, Host, Message, MessageBuilder, Method, ParseError, ParseOptions, reject_response,
@@ -202,7 +203,8 @@ struct Tx {
     provisional_seen: bool,
     pending_cancel: bool,
     retransmits: u16,
-    key: TxKey,
+    /// Shared with the index (one allocation for both).
+    key: Arc<TxKey>,
     peer: Peer,
     /// The request, while a response (server) or a CANCEL or ACK (client) may still be built
     /// from it.
@@ -211,7 +213,7 @@ struct Tx {
     /// Server: the last response sent, while a retransmitted request must be answered with it.
     last_sent: Option<Bytes>,
     timers: Deadlines,
-    merge_key: Option<Box<MergeKey>>,
+    merge_key: Option<Arc<MergeKey>>,
     /// Server: received/rport to add to the top Via of responses (RFC 3261 §18.2.1, RFC 3581).
     via_patch: Option<ViaPatch>,
 }
@@ -225,8 +227,8 @@ type ViaPatch = (Option<IpAddr>, Option<u16>);
 pub struct Endpoint {
     config: Config,
     txs: HashMap<u64, Box<Tx>>,
-    index: HashMap<TxKey, u64>,
-    merged: HashMap<MergeKey, u64>,
+    index: HashMap<Arc<TxKey>, u64>,
+    merged: HashMap<Arc<MergeKey>, u64>,
     timers: TimerTable,
     out: VecDeque<Output>,
     next_id: u64,
@@ -391,7 +393,7 @@ impl Endpoint {
             } else {
                 TxState::Trying
             },
-            key,
+            key: Arc::new(key),
             peer: dest,
             last_sent: Some(req.as_bytes().clone()),
             request: {
@@ -771,7 +773,7 @@ impl Endpoint {
             } else {
                 TxState::Trying
             },
-            key,
+            key: Arc::new(key),
             peer: target,
             request: {
                 let mut msg = msg;
@@ -783,7 +785,7 @@ impl Endpoint {
             retransmits: 0,
             provisional_seen: false,
             pending_cancel: false,
-            merge_key: merge_key.map(Box::new),
+            merge_key: merge_key.map(Arc::new),
             via_patch,
         })
     }
@@ -802,16 +804,22 @@ impl Endpoint {
         self.next_id += 1;
         self.index.insert(tx.key.clone(), id);
         if let Some(mk) = &tx.merge_key {
-            self.merged.insert(MergeKey::clone(mk), id);
+            self.merged.insert(mk.clone(), id);
         }
+        self.timers
+            .compact_if_sparse(self.txs.len() + 1, |at, id, timer| {
+                self.txs
+                    .get(&id)
+                    .is_some_and(|t| t.timers.get(timer) == Some(at))
+            });
         self.txs.insert(id, Box::new(tx));
         id
     }
 
     fn terminate(&mut self, id: u64) {
         if let Some(t) = self.txs.remove(&id) {
-            if self.index.get(&t.key) == Some(&id) {
-                self.index.remove(&t.key);
+            if self.index.get(&*t.key) == Some(&id) {
+                self.index.remove(&*t.key);
             }
             if let Some(mk) = t.merge_key
                 && self.merged.get(&*mk) == Some(&id)

@@ -99,6 +99,25 @@ impl TimerTable {
         self.heap.pop();
     }
 
+    /// Drops stale entries when they outnumber the live ones (`live` of them at most) by far:
+    /// timers stopped early (Timer B after an answer, say) would otherwise stay until their
+    /// deadline.
+    pub(crate) fn compact_if_sparse(
+        &mut self,
+        live: usize,
+        mut is_live: impl FnMut(Instant, u64, Timer) -> bool,
+    ) {
+        if self.heap.len() <= 4 * live + 1024 {
+            return;
+        }
+        let entries = std::mem::take(&mut self.heap).into_vec();
+        let kept: Vec<_> = entries
+            .into_iter()
+            .filter(|Reverse((at, id, t))| is_live(*at, *id, *t))
+            .collect();
+        self.heap = BinaryHeap::from(kept);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
