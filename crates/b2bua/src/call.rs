@@ -30,7 +30,7 @@ pub(crate) struct LegA {
     pub(crate) source: Peer,
     /// Our tag in the To header of every response.
     pub(crate) to_tag: String,
-    pub(crate) call_id: String,
+    pub(crate) call_id: std::sync::Arc<str>,
     /// Next CSeq for requests we send to the customer.
     pub(crate) cseq: u32,
 }
@@ -70,9 +70,8 @@ pub(crate) struct LegB {
     pub(crate) candidate: usize,
     /// Which of the gateway's addresses.
     pub(crate) target: usize,
-    pub(crate) call_id: String,
+    pub(crate) call_id: std::sync::Arc<str>,
     pub(crate) from: String,
-    pub(crate) to: String,
     pub(crate) ruri: String,
     pub(crate) dest: Peer,
     /// The vendor's To tag, once a response carried one.
@@ -100,15 +99,14 @@ pub(crate) struct Call {
     /// `started` in unix milliseconds.
     pub(crate) start_ms: i64,
     /// Caller and callee as received.
-    pub(crate) caller: String,
-    pub(crate) callee: String,
     /// The first 18x.
     pub(crate) ringing: Option<Instant>,
     pub(crate) connected: Option<Instant>,
     /// Armed engine timers, by [`CallTimer::index`].
     pub(crate) timers: [Option<Instant>; CALL_TIMERS],
     /// The 2xx sent on leg A until its ACK arrives: bytes, next interval, first send.
-    pub(crate) ok_a: Option<(Bytes, std::time::Duration, Instant)>,
+    /// The 2xx sent on leg A, its next resend interval and when it was first sent (until ACK).
+    pub(crate) ok_a: Option<Box<(Bytes, std::time::Duration, Instant)>>,
     /// Every gateway tried with its final code (or the code the engine assumed).
     pub(crate) tried: Vec<(String, u16)>,
     /// Money held for the call while billing runs; settled or cancelled when it ends.
@@ -190,8 +188,8 @@ pub(crate) fn leg_b_invite(
         )
         .header("Max-Forwards", max_forwards.to_string())
         .header("From", &b.from)
-        .header("To", &b.to)
-        .header("Call-ID", &b.call_id)
+        .header("To", format!("<{}>", b.ruri))
+        .header("Call-ID", &*b.call_id)
         .header("CSeq", format!("{} INVITE", b.cseq))
         .header("Contact", contact(local))
         .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE");
@@ -247,8 +245,8 @@ impl LegB {
     /// `To` with the vendor's tag once known.
     pub(crate) fn to_with_tag(&self) -> String {
         match &self.remote_tag {
-            Some(t) => format!("{};tag={t}", self.to),
-            None => self.to.clone(),
+            Some(t) => format!("<{}>;tag={t}", self.ruri),
+            None => format!("<{}>", self.ruri),
         }
     }
 
@@ -285,7 +283,7 @@ impl LegB {
             .header("Max-Forwards", "70")
             .header("From", &self.from)
             .header("To", self.to_with_tag())
-            .header("Call-ID", &self.call_id)
+            .header("Call-ID", &*self.call_id)
             .header("CSeq", format!("{cseq} {method}"))
             .header("Contact", contact(local));
         match body {
@@ -322,7 +320,7 @@ impl LegA {
             .header("Max-Forwards", "70")
             .header("From", format!("{};tag={}", d.to, self.to_tag))
             .header("To", &*d.from)
-            .header("Call-ID", &self.call_id)
+            .header("Call-ID", &*self.call_id)
             .header("CSeq", format!("{} {method}", self.cseq))
             .header("Contact", contact(local));
         match body {

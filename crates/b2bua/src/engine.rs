@@ -166,7 +166,8 @@ pub struct B2bua {
     calls: HashMap<u64, Box<Call>>,
     by_a_tx: HashMap<TxId, u64>,
     by_b_tx: HashMap<TxId, u64>,
-    by_call_id: HashMap<String, u64>,
+    /// Both legs' Call-IDs (shared with the legs: one allocation each).
+    by_call_id: HashMap<Arc<str>, u64>,
     /// ACKs of answered leg B INVITEs, re-sent when the 2xx is retransmitted (RFC 6026).
     /// The ACK is rebuilt from the retransmitted 2xx itself; only the destination is kept, for
     /// `ACK_KEEP` (expired in the order they were answered).
@@ -284,9 +285,9 @@ impl B2bua {
                     .and_then(|b| c.decision.candidates.get(b.candidate))
                     .map(|cand| cand.gateway.name.clone());
                 CallInfo {
-                    call_id: c.a.call_id.clone(),
-                    caller: c.caller.clone(),
-                    callee: c.callee.clone(),
+                    call_id: c.a.call_id.to_string(),
+                    caller: c.decision.caller_in.clone(),
+                    callee: c.decision.callee_in.clone(),
                     mapping_gateway: c
                         .decision
                         .mapping_gateway
@@ -495,7 +496,7 @@ impl B2bua {
                         .by_call_id
                         .get(msg.call_id())
                         .and_then(|id| self.calls.get_mut(id))
-                    && call.a.call_id == msg.call_id()
+                    && *call.a.call_id == *msg.call_id()
                 {
                     call.ok_a = None;
                     call.timers[CallTimer::Retransmit2xx.index()] = None;
@@ -720,7 +721,7 @@ impl B2bua {
         held.shrink_to_fit();
         let id = self.next_id;
         self.next_id += 1;
-        let call_id = msg.call_id().to_owned();
+        let call_id: Arc<str> = msg.call_id().into();
         let call = Call {
             phase: Phase::Trying,
             decision,
@@ -741,8 +742,6 @@ impl B2bua {
             b: Vec::with_capacity(1),
             started: now,
             start_ms: self.unix_ms(now),
-            caller,
-            callee,
             ringing: None,
             connected: None,
             timers: [None; crate::call::CALL_TIMERS],
@@ -949,12 +948,13 @@ impl B2bua {
         };
         let tag = ep.new_tag();
         let branch = ep.new_branch();
-        let b_call_id = format!(
+        let b_call_id: Arc<str> = format!(
             "{}{}@{}",
             self.config.call_id_prefix,
             ep.new_tag(),
             crate::call::host_of(local)
-        );
+        )
+        .into();
         let ruri = vendor_uri(cand.callee.as_str(), &host, port);
         let leg = LegB {
             tx: TxId(0),
@@ -966,7 +966,6 @@ impl B2bua {
                 cand.caller,
                 crate::call::host_of(local)
             ),
-            to: format!("<{ruri}>"),
             ruri,
             dest,
             remote_tag: None,
@@ -1117,7 +1116,7 @@ impl B2bua {
                 call.decision.candidates.shrink_to_fit();
                 call.decision.skipped = Vec::new();
                 let t1 = ep.config().t1;
-                call.ok_a = Some((ok, t1, now));
+                call.ok_a = Some(Box::new((ok, t1, now)));
                 call.timers[CallTimer::Invite.index()] = None;
                 call.timers[CallTimer::Ringing.index()] = None;
                 let limit = call
@@ -1331,7 +1330,7 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if call.a.call_id == msg.call_id() {
+        if *call.a.call_id == *msg.call_id() {
             let bye = call.b.iter_mut().rev().find(|b| !b.abandoned).map(|leg| {
                 leg.cseq += 1;
                 (
@@ -1393,7 +1392,7 @@ impl B2bua {
             .filter(|_| !msg.body().is_empty())
             .map(|ct| (ct, msg.body_bytes()));
         let branch = ep.new_branch();
-        let (bytes, dest, ack) = if call.a.call_id == msg.call_id() {
+        let (bytes, dest, ack) = if *call.a.call_id == *msg.call_id() {
             let Some(leg) = call
                 .b
                 .iter_mut()
@@ -1508,7 +1507,7 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let Some((bytes, interval, first)) = call.ok_a.clone() else {
+        let Some((bytes, interval, first)) = call.ok_a.as_deref().cloned() else {
             return;
         };
         if now.saturating_duration_since(first) >= limit {
@@ -1526,7 +1525,7 @@ impl B2bua {
         }
         let _ = ep.send_response(now, call.a.tx, bytes.clone());
         let next = (interval * 2).min(t2);
-        call.ok_a = Some((bytes, next, first));
+        call.ok_a = Some(Box::new((bytes, next, first)));
         self.arm(id, now + next, CallTimer::Retransmit2xx);
     }
 
@@ -1588,10 +1587,10 @@ impl B2bua {
         };
         let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(call.started));
         self.events.push_back(CallEvent::Ended(CallEnd {
-            call_id: call.a.call_id.clone(),
+            call_id: call.a.call_id.to_string(),
             source: call.a.source.addr,
-            caller: std::mem::take(&mut call.caller),
-            callee: std::mem::take(&mut call.callee),
+            caller: call.decision.caller_in.clone(),
+            callee: call.decision.callee_in.clone(),
             carrier,
             start_ms: call.start_ms,
             pdd: since(call.ringing),

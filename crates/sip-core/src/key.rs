@@ -7,7 +7,7 @@ use tollswitch_sip_msg::{Message, Method};
 pub(crate) enum KeyMethod {
     Invite,
     Cancel,
-    Other(Box<str>),
+    Other(Method),
 }
 
 impl KeyMethod {
@@ -15,7 +15,7 @@ impl KeyMethod {
         match m {
             Method::Invite | Method::Ack => KeyMethod::Invite,
             Method::Cancel => KeyMethod::Cancel,
-            other => KeyMethod::Other(other.as_str().into()),
+            other => KeyMethod::Other(other.clone()),
         }
     }
 }
@@ -25,8 +25,9 @@ impl KeyMethod {
 pub(crate) enum TxKey {
     /// RFC 3261 server key: branch (with magic cookie), sent-by, method.
     Server {
-        branch: Box<str>,
-        sent_by: Box<str>,
+        /// The branch, a line feed (which neither may hold) and the sent-by in lower case: one
+        /// allocation for the two.
+        branch_sent_by: Box<str>,
         method: KeyMethod,
     },
     /// RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number, top Via, method.
@@ -48,9 +49,14 @@ impl TxKey {
     pub(crate) fn server(req: &Message, method: KeyMethod) -> TxKey {
         let via = req.top_via();
         if via.has_rfc3261_branch() {
+            let branch = via.branch().unwrap_or_default();
+            let sent_by = via.sent_by();
+            let mut key = String::with_capacity(branch.len() + 1 + sent_by.len());
+            key.push_str(branch);
+            key.push('\n');
+            key.extend(sent_by.chars().map(|c| c.to_ascii_lowercase()));
             TxKey::Server {
-                branch: via.branch().unwrap_or_default().into(),
-                sent_by: via.sent_by().to_ascii_lowercase().into(),
+                branch_sent_by: key.into(),
                 method,
             }
         } else {
@@ -81,10 +87,10 @@ impl TxKey {
 /// already has the same From tag, Call-ID and CSeq (RFC 3261 §8.2.2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MergeKey {
-    from_tag: Box<str>,
-    call_id: Box<str>,
+    /// From tag, a line feed (which neither may hold) and Call-ID: one allocation.
+    tag_call_id: Box<str>,
     cseq: u32,
-    method: Box<str>,
+    method: Method,
 }
 
 impl MergeKey {
@@ -92,11 +98,15 @@ impl MergeKey {
         if req.to_tag().is_some() {
             return None;
         }
+        let (tag, call_id) = (req.from_tag()?, req.call_id());
+        let mut key = String::with_capacity(tag.len() + 1 + call_id.len());
+        key.push_str(tag);
+        key.push('\n');
+        key.push_str(call_id);
         Some(MergeKey {
-            from_tag: req.from_tag()?.into(),
-            call_id: req.call_id().into(),
+            tag_call_id: key.into(),
             cseq: req.cseq().seq,
-            method: req.cseq().method.as_str().into(),
+            method: req.cseq().method.clone(),
         })
     }
 }
