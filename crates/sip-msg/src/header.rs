@@ -87,15 +87,8 @@ fn compact(c: u8) -> HeaderName {
 impl HeaderName {
     /// Recognises a header name (full or compact form, any case).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        // Lower-case into a stack buffer, dispatch on length and first letter, then compare.
-        let mut buf = [0u8; 24];
-        if name.len() > buf.len() {
-            return HeaderName::Other;
-        }
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        let name = &buf[..name.len()];
+        // Dispatch on length and first letter, then compare ignoring ASCII case in place.
+        // (Lengths are equal within a dispatch arm.)
         let Some(&first) = name.first() else {
             return HeaderName::Other;
         };
@@ -157,10 +150,15 @@ impl HeaderName {
             (20, b'p') => &[(b"p-preferred-identity", HeaderName::PPreferredIdentity)],
             _ => return HeaderName::Other,
         };
-        candidates
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(HeaderName::Other, |(_, h)| *h)
+        for (n, h) in candidates {
+            // Candidates are lower-case letters and '-', which all have bit 0x20 set: setting
+            // it in the name folds upper-case letters, and no other token character becomes a
+            // letter or '-' that way.
+            if name.iter().zip(n.iter()).all(|(a, b)| a | 0x20 == *b) {
+                return *h;
+            }
+        }
+        HeaderName::Other
     }
 
     /// The canonical (long) form, as printed by builders; `None` for [`HeaderName::Other`].
