@@ -941,7 +941,7 @@ impl B2bua {
         let Some((dest, host, port, target)) = dest else {
             // Host names need a resolver in front of the engine; until then the gateway fails.
             if let Some(c) = self.calls.get_mut(&id) {
-                c.tried.push((gw.name.clone(), 503));
+                push_exact(&mut c.tried, (gw.name.clone(), 503));
             }
             self.next_or_stop(now, id, idx, SipCode::SERVICE_UNAVAILABLE, ep);
             return;
@@ -1107,7 +1107,7 @@ impl B2bua {
                     .get(leg.candidate)
                     .map(|c| c.gateway.name.clone())
                     .unwrap_or_default();
-                call.tried.push((gw, code));
+                push_exact(&mut call.tried, (gw, code));
                 let ok = relay_to_a(now, ep, &call.a, msg, code, local);
                 // Leg A has its final response: the INVITE is no longer needed, and neither
                 // are the candidates after the one that answered.
@@ -1174,7 +1174,7 @@ impl B2bua {
             .map(|c| c.gateway.name.clone())
             .unwrap_or_default();
         let (idx, target, heard) = (leg.candidate, leg.target, leg.heard);
-        call.tried.push((gw, code.as_u16()));
+        push_exact(&mut call.tried, (gw, code.as_u16()));
         call.timers[CallTimer::Invite.index()] = None;
         call.timers[CallTimer::Ringing.index()] = None;
         if silent && !heard && self.has_target_after(id, idx, target) {
@@ -1214,7 +1214,7 @@ impl B2bua {
             .get(idx)
             .map(|c| c.gateway.name.clone())
             .unwrap_or_default();
-        call.tried.push((gw, 408));
+        push_exact(&mut call.tried, (gw, 408));
         Some((idx, target, heard))
     }
 
@@ -1609,6 +1609,13 @@ impl B2bua {
             duration: now.saturating_duration_since(call.started),
         }));
     }
+}
+
+/// Pushes without the growth that would round a one-element list of a long-lived call up to
+/// four elements.
+fn push_exact<T>(v: &mut Vec<T>, item: T) {
+    v.reserve_exact(1);
+    v.push(item);
 }
 
 /// Releases the routing gateway and group lines an attempt holds, at most once.
