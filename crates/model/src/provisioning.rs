@@ -1173,12 +1173,17 @@ fn check_codecs(errs: &mut Errors, kind: ObjectKind, name: &str, codecs: &[Strin
     }
 }
 
+/// True for an IP address or a DNS host name. A name whose last label is all digits
+/// (`10.0.0.300`) is a mistyped address, not a name (RFC 3696 §2: top-level labels are not
+/// all-numeric).
 fn is_host(s: &str) -> bool {
     if s.parse::<IpAddr>().is_ok() {
         return true;
     }
     let s = s.strip_suffix('.').unwrap_or(s);
+    let last = s.rsplit('.').next().unwrap_or_default();
     !s.is_empty()
+        && !last.bytes().all(|b| b.is_ascii_digit())
         && s.len() <= 253
         && s.split('.').all(|label| {
             !label.is_empty()
@@ -1747,6 +1752,25 @@ mod tests {
             if let Ok(m) = parsed {
                 assert_eq!(m.to_string(), text);
             }
+        }
+    }
+
+    #[test]
+    fn targets_are_addresses_or_host_names() {
+        for (host, ok) in [
+            ("192.0.2.10", true),
+            ("2001:db8::1", true),
+            ("sbc.example.net", true),
+            ("sbc-1.example.net.", true),
+            ("localhost", true),
+            ("10.0.0.300", false),
+            ("999.1.1.1", false),
+            ("10.0.0", false),
+            ("sbc_1.example.net", false),
+            ("-sbc.example.net", false),
+            ("", false),
+        ] {
+            assert_eq!(is_host(host), ok, "{host}");
         }
     }
 
