@@ -1,4 +1,6 @@
-//! The node's HTTP endpoint: `/healthz`, `/readyz` and Prometheus `/metrics`.
+//! The node's HTTP endpoint: `/healthz`, `/readyz`, Prometheus `/metrics`, the management API
+//! (`/api/…`, `tollswitch-api`) and the operator web console (every other path,
+//! `tollswitch-console`), over one listener.
 
 use crate::serve::Switch;
 use crate::store::StoreStats;
@@ -30,13 +32,15 @@ pub async fn start(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let api = tollswitch_api::router(tollswitch_api::ApiState::new(
+    let state = tollswitch_api::ApiState::new(
         storage,
         Arc::new(SwitchLive {
             switch: switch.clone(),
             store: store.clone(),
         }),
-    ));
+    );
+    let api = tollswitch_api::router(state.clone());
+    let console = tollswitch_console::router(state);
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -46,7 +50,8 @@ pub async fn start(
             ready,
             store,
         })
-        .merge(api);
+        .merge(api)
+        .merge(console);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -232,6 +237,7 @@ impl tollswitch_api::Live for SwitchLive {
                 "stateless_rejected": t.stateless_rejected.load(Ordering::Relaxed),
             },
             "cdr": {
+                "pending": self.store.pending.load(Ordering::Relaxed),
                 "stored": self.store.cdrs_stored.load(Ordering::Relaxed),
                 "pushed": self.store.pushed.load(Ordering::Relaxed),
                 "store_errors": self.store.store_errors.load(Ordering::Relaxed),

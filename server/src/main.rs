@@ -155,7 +155,8 @@ struct ServeArgs {
     /// Precedence: built-in defaults, then this file, then TOLLSWITCH_* variables, then flags.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Apply the built-in demo provisioning (examples/demo.toml) to the database first.
+    /// Apply the built-in demo provisioning (examples/demo.toml) to the database first, and
+    /// create the console user admin (password tollswitch-demo) when there is none.
     #[arg(long)]
     demo: bool,
     /// Data directory; the SQLite database is DIR/tollswitch.db [default: ./tollswitch-data].
@@ -258,6 +259,9 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         every: node.reload_interval,
     };
     let mut provisioning = source.load(args.demo, true).await?;
+    if args.demo {
+        demo_admin(&storage).await?;
+    }
     let params = serve::parameters(&provisioning)?;
     let mut files = match params.cdr_file_write_interval_secs() {
         Some(secs) => Some(records::CdrFiles::new(
@@ -370,6 +374,31 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         p.abort();
     }
     storage.close().await;
+    Ok(())
+}
+
+/// The demo's console user: name and password (the README tells how to change it).
+const DEMO_ADMIN: (&str, &str) = ("admin", "tollswitch-demo");
+
+/// `serve --demo`: creates the demo admin when there is no user named admin yet, and says so.
+async fn demo_admin(storage: &tollswitch_storage::Storage) -> anyhow::Result<()> {
+    let (name, password) = DEMO_ADMIN;
+    if storage.user(name).await?.is_some() {
+        return Ok(());
+    }
+    let hash = tollswitch_api::auth::hash_password(password)
+        .map_err(|e| anyhow::anyhow!("demo user: {}", e.message))?;
+    let now = tollswitch_api::now_ms();
+    storage
+        .put_user(name, &hash, tollswitch_storage::Role::Admin, now)
+        .await?;
+    storage
+        .audit(now, "demo", "user.put", name, None, Some("admin"))
+        .await?;
+    println!(
+        "demo: created console user {name:?} with password {password:?}; change it now: \
+         tollswitch user add {name} --role admin"
+    );
     Ok(())
 }
 

@@ -16,7 +16,8 @@ pub struct StoreStats {
     pub cdrs_stored: AtomicU64,
     /// Ledger entries stored.
     pub ledger_stored: AtomicU64,
-    /// Records committed to the journal and not yet stored.
+    /// Records committed to the journal and not yet stored (the CDR queue depth; updated as
+    /// the drainer takes and stores batches).
     pub pending: AtomicU64,
     /// Database write failures (each retried until it succeeds).
     pub store_errors: AtomicU64,
@@ -117,6 +118,7 @@ pub async fn drainer(
         let mut cdrs = Vec::new();
         let mut ledger = Vec::new();
         let mut records = 0u64;
+        let queued = |taken: u64| taken + rx.len() as u64;
         for i in &items {
             if let Committed::Record(r) = i {
                 let JournalRecord { cdr, ledger: l } = r.as_ref();
@@ -125,6 +127,7 @@ pub async fn drainer(
                 records += 1;
             }
         }
+        stats.pending.store(queued(records), Ordering::Relaxed);
         let mut backoff = Duration::from_millis(100);
         loop {
             match store(&storage, &cdrs, &ledger, push).await {
@@ -146,11 +149,7 @@ pub async fn drainer(
         stats
             .ledger_stored
             .fetch_add(ledger.len() as u64, Ordering::Relaxed);
-        let _ = stats
-            .pending
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                Some(p.saturating_sub(records))
-            });
+        stats.pending.store(queued(0), Ordering::Relaxed);
         if let Some(f) = files.as_mut() {
             let refs: Vec<&Cdr> = cdrs.iter().collect();
             if let Err(e) = f.write(unix_secs(), &refs) {

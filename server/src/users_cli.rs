@@ -9,9 +9,9 @@ use tollswitch_storage::Role;
 /// User administration.
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
-    /// Add a user, or set an existing user's password and role. The password is read from
-    /// TOLLSWITCH_PASSWORD or, when that is unset, from the first line of standard input; it must
-    /// be at least SERVER_PASSWORD_LENGTH characters.
+    /// Add a user, or set an existing user's password and role (which ends that user's console
+    /// sessions). The password is read from TOLLSWITCH_PASSWORD or, when that is unset, from the
+    /// first line of standard input; it must be at least SERVER_PASSWORD_LENGTH characters.
     Add {
         /// Login name.
         name: String,
@@ -106,7 +106,11 @@ pub async fn run_user(command: UserCommand) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let done = storage.put_user(&name, &hash, role, now_ms()).await;
+            // A new password ends the sessions opened with the old one.
+            let done = match storage.put_user(&name, &hash, role, now_ms()).await {
+                Ok(()) => storage.delete_sessions_of(&name).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
             let _ = storage
                 .audit(
                     now_ms(),

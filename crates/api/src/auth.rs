@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use tollswitch_storage::Role;
@@ -16,6 +17,20 @@ pub const SESSION_COOKIE: &str = "tollswitch_session";
 
 /// Failed logins in a row before the account locks for `SERVER_LOGIN_FAILED_DISABLE_TIME`.
 pub const MAX_FAILED_LOGINS: i64 = 5;
+
+/// A session unused this long (12 hours) is over: the next request must log in again.
+pub const SESSION_IDLE_MS: i64 = 12 * 3_600_000;
+
+/// The `Set-Cookie` value that hands a session to a browser: HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's page sends it), for every path of this server.
+pub fn session_cookie(token: &str) -> String {
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/")
+}
+
+/// The `Set-Cookie` value that makes a browser forget its session.
+pub fn cleared_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+}
 
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
@@ -62,6 +77,8 @@ pub struct Caller {
     pub name: String,
     /// Role.
     pub role: Role,
+    /// SHA-256 (hex) of the token or session the request came with (what logout deletes).
+    pub token_sha256: String,
 }
 
 impl Caller {
@@ -84,8 +101,9 @@ fn bearer(parts: &Parts) -> Option<String> {
     v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
-fn cookie(parts: &Parts) -> Option<String> {
-    for v in parts.headers.get_all(axum::http::header::COOKIE) {
+/// The session token in a request's `Cookie` headers, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    for v in headers.get_all(axum::http::header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
             if let Some((k, val)) = pair.trim().split_once('=')
@@ -98,21 +116,30 @@ fn cookie(parts: &Parts) -> Option<String> {
     None
 }
 
+/// The caller a token or session belongs to, now; 401 when it is unknown or expired.
+pub async fn authenticate(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
+    let digest = token_digest(token);
+    let user = state
+        .storage
+        .user_for_token(&digest, crate::now_ms())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token or session is not valid"))?;
+    Ok(Caller {
+        name: user.name,
+        role: user.role,
+        token_sha256: digest,
+    })
+}
+
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = bearer(parts).or_else(|| cookie(parts)).ok_or_else(|| {
-            ApiError::unauthorized("log in or send Authorization: Bearer <token>")
-        })?;
-        let user = state
-            .storage
-            .user_for_token(&token_digest(&token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token or session is not valid"))?;
-        Ok(Caller {
-            name: user.name,
-            role: user.role,
-        })
+        let token = bearer(parts)
+            .or_else(|| session_token(&parts.headers))
+            .ok_or_else(|| {
+                ApiError::unauthorized("log in or send Authorization: Bearer <token>")
+            })?;
+        authenticate(state, &token).await
     }
 }

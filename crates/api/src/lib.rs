@@ -3,13 +3,15 @@
 //!
 //! | method and path | role | what |
 //! |---|---|---|
-//! | `POST /api/v1/login` | – | `{name, password}` → a session (cookie + token); locks after 5 failures |
+//! | `POST /api/v1/login` | – | `{name, password}` → a session (cookie + token, 12 h idle); locks after 5 failures |
+//! | `POST /api/v1/logout` | viewer | ends the session (or revokes the token) the request came with |
 //! | `GET /api/v1/me` | viewer | who the caller is |
 //! | `GET /api/v1/accounts` | viewer | accounts with live stored balances |
 //! | `POST /api/v1/accounts/{name}/payments` | operator | `{amount, note?}` → ledger entry |
 //! | `GET /api/v1/parameters` | viewer | every system parameter, its value and range |
 //! | `PUT /api/v1/parameters/{name}` | operator | `{value}`, validated against the range |
 //! | `GET /api/v1/cdrs?from_ms&until_ms&account&…` | viewer | CDR search (day cap applies) |
+//! | `GET /api/v1/cdrs.csv?from_ms&until_ms&account&…` | viewer | every matching CDR as CSV, streamed |
 //! | `GET /api/v1/reports/{kind}?from_ms&until_ms` | viewer | gateways, vendors, mapping-gateways, accounts, areas, hours, codes |
 //! | `GET /api/v1/provisioning` | viewer | the whole provisioning set (the `provision export` format, as JSON) |
 //! | `POST /api/v1/provisioning?dry_run=true` | operator | validate a set and show what applying it would change |
@@ -26,26 +28,29 @@
 //! | `GET /api/v1/users`, `GET /api/v1/audit` | admin | users; the audit log |
 //!
 //! Errors: [`error::ApiError`] (one table of status, code, message, field). The API sees the
-//! running switch only through [`Live`].
+//! running switch only through [`Live`]. The work behind each route is in [`ops`], shared with
+//! the web console (`tollswitch-console`).
 
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod ops;
 
-use crate::auth::{Caller, MAX_FAILED_LOGINS, SESSION_COOKIE};
+use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ops::CdrQuery;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::header::SET_COOKIE;
-use axum::response::IntoResponse;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::SystemTime;
-use tollswitch_model::Money;
-use tollswitch_model::params;
-use tollswitch_storage::{CdrFilter, Role, Storage, TimeRange};
+use tollswitch_model::cdr::{CSV_HEADER, Cdr, csv_row};
+use tollswitch_storage::{CdrFilter, Role, Storage};
 
 /// What the API may read of the running switch.
 pub trait Live: Send + Sync + 'static {
@@ -121,16 +126,25 @@ impl ApiState {
     }
 }
 
-fn now_ms() -> i64 {
+/// Now, in unix milliseconds.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// JSON of a serialisable value, or a 500.
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// The API routes, ready to merge into the node's HTTP server.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs))
@@ -139,6 +153,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/parameters", get(parameters))
         .route("/api/v1/parameters/{name}", put(set_parameter))
         .route("/api/v1/cdrs", get(cdrs))
+        .route("/api/v1/cdrs.csv", get(cdrs_csv))
         .route("/api/v1/reports/{kind}", get(report))
         .route("/api/v1/provisioning", get(provisioning).post(apply))
         .route("/api/v1/objects/{kind}", get(list_objects))
@@ -169,50 +184,18 @@ async fn login(
     State(s): State<ApiState>,
     Json(body): Json<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = body
-        .name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::invalid("name", "name is required"))?;
-    let password = body
-        .password
-        .ok_or_else(|| ApiError::invalid("password", "password is required"))?;
-    let now = now_ms();
-    let Some(user) = s.storage.user(&name).await? else {
-        return Err(ApiError::unauthorized("wrong name or password"));
-    };
-    if user.locked_until_ms > now {
-        return Err(ApiError::locked(format!(
-            "too many failed logins: try again in {} s",
-            (user.locked_until_ms - now + 999) / 1000
-        )));
-    }
-    if !auth::verify_password(&password, &user.password_hash) {
-        let lock = if user.failed_logins + 1 >= MAX_FAILED_LOGINS {
-            let secs = match s
-                .storage
-                .parameters()
-                .await?
-                .value("SERVER_LOGIN_FAILED_DISABLE_TIME")
-            {
-                Some(params::ParamValue::Int(v)) => *v,
-                _ => 120,
-            };
-            Some(now + secs * 1000)
-        } else {
-            None
-        };
-        s.storage.record_login(user.id, false, lock).await?;
-        return Err(ApiError::unauthorized("wrong name or password"));
-    }
-    s.storage.record_login(user.id, true, None).await?;
-    let (token, digest) = auth::new_token()?;
-    s.storage
-        .add_token(user.id, &digest, "session", now)
-        .await?;
-    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    let session = ops::login(&s, body.name.as_deref(), body.password.as_deref()).await?;
     Ok((
-        [(SET_COOKIE, cookie)],
-        Json(json!({"name": user.name, "role": user.role, "token": token})),
+        [(SET_COOKIE, auth::session_cookie(&session.token))],
+        Json(json!({"name": session.name, "role": session.role, "token": session.token})),
+    ))
+}
+
+async fn logout(State(s): State<ApiState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    ops::logout(&s, &caller).await?;
+    Ok((
+        [(SET_COOKIE, auth::cleared_session_cookie())],
+        Json(json!({"logged_out": caller.name})),
     ))
 }
 
@@ -232,10 +215,7 @@ async fn me(caller: Caller) -> Json<Value> {
 
 async fn accounts(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let p = s.storage.load_provisioning().await?;
-    Ok(Json(
-        serde_json::to_value(&p.accounts).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    to_json(&s.storage.load_provisioning().await?.accounts)
 }
 
 #[derive(Deserialize)]
@@ -250,44 +230,15 @@ async fn pay(
     Path(name): Path<String>,
     Json(body): Json<Payment>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Operator)?;
-    let amount: Money = body
-        .amount
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid("amount", "amount is required (decimal text)"))?
-        .parse()
-        .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?;
-    if amount == Money::ZERO {
-        return Err(ApiError::invalid(
-            "amount",
-            "a payment of zero changes nothing",
-        ));
-    }
-    let entry = match s
-        .storage
-        .pay(&name, amount, body.note.as_deref(), now_ms())
-        .await
-    {
-        Ok(e) => e,
-        Err(tollswitch_storage::StorageError::UnknownAccount(a)) => {
-            return Err(ApiError::not_found(format!("no account named {a:?}")));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let after = serde_json::to_string(&entry).ok();
-    s.storage
-        .audit(
-            now_ms(),
-            &caller.name,
-            "account.pay",
-            &name,
-            None,
-            after.as_deref(),
-        )
-        .await?;
-    Ok(Json(
-        serde_json::to_value(&entry).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    let entry = ops::pay(
+        &s,
+        &caller,
+        &name,
+        body.amount.as_deref(),
+        body.note.as_deref(),
+    )
+    .await?;
+    to_json(&entry)
 }
 
 async fn parameters(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
@@ -319,89 +270,92 @@ async fn set_parameter(
     Path(name): Path<String>,
     Json(body): Json<SetParameter>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Operator)?;
-    let value = body
-        .value
-        .ok_or_else(|| ApiError::invalid("value", "value is required"))?;
-    if params::spec(&name).is_none() {
-        return Err(ApiError::not_found(format!("no parameter named {name}")));
+    ops::set_parameter(&s, &caller, &name, body.value.as_deref()).await?;
+    Ok(Json(json!({"name": name, "value": body.value})))
+}
+
+async fn cdrs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<CdrQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (filter, max_days) = ops::cdr_filter(&s, &caller, &q).await?;
+    to_json(&ops::search_cdrs(&s, &filter, max_days).await?)
+}
+
+/// Where a CSV export is: the next filter to read, or the first page already read.
+struct CsvExport {
+    state: ApiState,
+    max_days: u32,
+    filter: Option<CdrFilter>,
+    first: Option<Vec<Cdr>>,
+}
+
+/// CSV text of `rows`, with the header row first when `header`.
+fn csv_chunk(rows: &[Cdr], header: bool) -> Result<Bytes, std::io::Error> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(256 * rows.len() + 512));
+    if header {
+        w.write_record(CSV_HEADER)?;
     }
-    if let Err(e) = params::validate(&name, &value) {
-        return Err(ApiError::invalid(&name, e.to_string()));
+    for c in rows {
+        w.write_record(csv_row(c))?;
     }
-    let before = s.storage.parameter(&name).await?;
-    s.storage.set_parameter(&name, &value).await?;
-    s.storage
-        .audit(
-            now_ms(),
-            &caller.name,
-            "parameter.set",
-            &name,
-            before.as_deref(),
-            Some(&value),
-        )
-        .await?;
-    Ok(Json(json!({"name": name, "value": value})))
+    w.into_inner()
+        .map(Bytes::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+impl CsvExport {
+    /// The next chunk of the CSV body: one page of up to 10 000 rows.
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, CsvExport)> {
+        let filter = self.filter.take()?;
+        let header = self.first.is_some();
+        let page = match self.first.take() {
+            Some(rows) => rows,
+            None => match ops::search_cdrs(&self.state, &filter, self.max_days).await {
+                Ok(rows) => rows,
+                Err(e) => return Some((Err(std::io::Error::other(e.message)), self)),
+            },
+        };
+        self.filter = filter.next_page(&page);
+        Some((csv_chunk(&page, header), self))
+    }
+}
+
+/// Every CDR matching the filters (`limit` and `offset` do not apply) as CSV, in the columns of
+/// the CDR files, streamed page by page. The first page is read before the answer starts, so a
+/// bad range is still a 400.
+async fn cdrs_csv(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<CdrQuery>,
+) -> Result<Response, ApiError> {
+    let (mut filter, max_days) = ops::cdr_filter(&s, &caller, &q).await?;
+    filter.limit = tollswitch_storage::MAX_SEARCH_LIMIT;
+    filter.offset = 0;
+    let first = ops::search_cdrs(&s, &filter, max_days).await?;
+    let export = CsvExport {
+        state: s,
+        max_days,
+        filter: Some(filter),
+        first: Some(first),
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(export, CsvExport::next));
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (CONTENT_DISPOSITION, "attachment; filename=\"cdrs.csv\""),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
 struct RangeQuery {
     from_ms: Option<i64>,
     until_ms: Option<i64>,
-    account: Option<String>,
-    mapping_gateway: Option<String>,
-    routing_gateway: Option<String>,
-    callee_prefix: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-}
-
-impl RangeQuery {
-    /// The range (default: the last 24 hours).
-    fn range(&self) -> Result<TimeRange, ApiError> {
-        let until = self.until_ms.unwrap_or_else(now_ms);
-        let from = self.from_ms.unwrap_or(until - 86_400_000);
-        if from >= until {
-            return Err(ApiError::invalid(
-                "from_ms",
-                "from_ms must be before until_ms",
-            ));
-        }
-        Ok(TimeRange::new(from, until))
-    }
-}
-
-async fn cdrs(
-    State(s): State<ApiState>,
-    caller: Caller,
-    Query(q): Query<RangeQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let max_days = match s
-        .storage
-        .parameters()
-        .await?
-        .value("SERVER_QUERY_CDR_MAX_DAY_INTERVAL")
-    {
-        Some(params::ParamValue::Int(v)) => u32::try_from(*v).unwrap_or(31),
-        _ => 31,
-    };
-    let mut filter = CdrFilter::new(q.range()?);
-    filter.account = q.account.clone();
-    filter.mapping_gateway = q.mapping_gateway.clone();
-    filter.routing_gateway = q.routing_gateway.clone();
-    filter.callee_prefix = q.callee_prefix.clone();
-    filter.limit = q.limit.unwrap_or(100);
-    filter.offset = q.offset.unwrap_or(0);
-    match s.storage.cdr_search(&filter, max_days).await {
-        Ok(rows) => Ok(Json(
-            serde_json::to_value(&rows).map_err(|e| ApiError::internal(e.to_string()))?,
-        )),
-        Err(tollswitch_storage::StorageError::QueryRange(m)) => {
-            Err(ApiError::invalid("from_ms", m))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 async fn report(
@@ -411,31 +365,30 @@ async fn report(
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let range = q.range()?;
+    let range = CdrQuery {
+        from_ms: q.from_ms,
+        until_ms: q.until_ms,
+        ..CdrQuery::default()
+    }
+    .range()?;
     let st = &s.storage;
-    let v = match kind.as_str() {
-        "gateways" => serde_json::to_value(st.report_by_routing_gateway(range).await?),
-        "vendors" => serde_json::to_value(st.report_by_vendor(range).await?),
-        "mapping-gateways" => serde_json::to_value(st.report_by_mapping_gateway(range).await?),
-        "accounts" => serde_json::to_value(st.report_by_account(range).await?),
-        "areas" => serde_json::to_value(st.report_by_area(range).await?),
-        "hours" => serde_json::to_value(st.report_by_hour(range).await?),
-        "codes" => serde_json::to_value(st.report_codes_by_gateway(range).await?),
-        _ => {
-            return Err(ApiError::not_found(format!(
-                "no report {kind:?} (gateways, vendors, mapping-gateways, accounts, areas, hours, codes)"
-            )));
-        }
-    };
-    Ok(Json(v.map_err(|e| ApiError::internal(e.to_string()))?))
+    match kind.as_str() {
+        "gateways" => to_json(&st.report_by_routing_gateway(range).await?),
+        "vendors" => to_json(&st.report_by_vendor(range).await?),
+        "mapping-gateways" => to_json(&st.report_by_mapping_gateway(range).await?),
+        "accounts" => to_json(&st.report_by_account(range).await?),
+        "areas" => to_json(&st.report_by_area(range).await?),
+        "hours" => to_json(&st.report_by_hour(range).await?),
+        "codes" => to_json(&st.report_codes_by_gateway(range).await?),
+        _ => Err(ApiError::not_found(format!(
+            "no report {kind:?} (gateways, vendors, mapping-gateways, accounts, areas, hours, codes)"
+        ))),
+    }
 }
 
 async fn provisioning(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let p = s.storage.export().await?;
-    Ok(Json(
-        serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    to_json(&s.storage.export().await?)
 }
 
 #[derive(Deserialize)]
@@ -447,7 +400,7 @@ async fn apply(
     State(s): State<ApiState>,
     caller: Caller,
     Query(q): Query<ApplyQuery>,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Operator)?;
     let p: tollswitch_model::provisioning::Provisioning = serde_json::from_slice(&body)
@@ -460,7 +413,9 @@ async fn apply(
     };
     let summary = match result {
         Ok(summary) => summary,
-        Err(tollswitch_storage::StorageError::Invalid(errors)) => return Err(invalid_set(&errors)),
+        Err(tollswitch_storage::StorageError::Invalid(errors)) => {
+            return Err(ops::invalid_set(&errors));
+        }
         Err(e) => return Err(e.into()),
     };
     let summary = serde_json::to_value(&summary).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -513,48 +468,6 @@ async fn explain(
         .ok_or_else(|| ApiError::not_found("no running switch to ask"))
 }
 
-/// A provisioning set refused by validation: 400 naming the first problem's field, every
-/// problem in `details`.
-fn invalid_set(errors: &[tollswitch_model::provisioning::ProvisioningError]) -> ApiError {
-    let first = errors.first();
-    let mut e = ApiError::invalid(
-        first.map_or("body", |e| e.field.as_str()),
-        format!(
-            "{} problem(s); the first: {}",
-            errors.len(),
-            first.map(ToString::to_string).unwrap_or_default()
-        ),
-    );
-    e.details = errors
-        .iter()
-        .filter_map(|x| serde_json::to_value(x).ok())
-        .collect();
-    e
-}
-
-/// The provisioning key of an object kind in the URL.
-fn kind_key(kind: &str) -> Result<&'static str, ApiError> {
-    match kind {
-        "accounts" => Ok("account"),
-        "mapping-gateways" => Ok("mapping_gateway"),
-        "routing-gateways" => Ok("routing_gateway"),
-        "gateway-groups" => Ok("gateway_group"),
-        _ => Err(ApiError::not_found(format!(
-            "no object kind {kind:?} (accounts, mapping-gateways, routing-gateways, gateway-groups)"
-        ))),
-    }
-}
-
-async fn current_set(s: &ApiState) -> Result<Value, ApiError> {
-    serde_json::to_value(s.storage.export().await?).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-fn objects<'a>(set: &'a Value, key: &str) -> &'a [Value] {
-    set.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
 #[derive(Deserialize)]
 struct Page {
     offset: Option<usize>,
@@ -568,10 +481,8 @@ async fn list_objects(
     Path(kind): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let key = kind_key(&kind)?;
-    let set = current_set(&s).await?;
-    let matching: Vec<&Value> = objects(&set, key)
+    let all = ops::list_objects(&s, &caller, &kind).await?;
+    let matching: Vec<&Value> = all
         .iter()
         .filter(|o| {
             page.name_prefix.as_deref().is_none_or(|p| {
@@ -596,94 +507,22 @@ async fn get_object(
     caller: Caller,
     Path((kind, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Viewer)?;
-    let key = kind_key(&kind)?;
-    let set = current_set(&s).await?;
-    objects(&set, key)
-        .iter()
-        .find(|o| o.get("name").and_then(Value::as_str) == Some(name.as_str()))
-        .cloned()
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no {key} named {name:?}")))
-}
-
-/// Replaces (or, with `None`, removes) one object in the stored set and applies the result.
-async fn edit(
-    s: &ApiState,
-    caller: &Caller,
-    key: &str,
-    name: &str,
-    object: Option<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let _one_at_a_time = s.edits.lock().await;
-    let mut set = current_set(s).await?;
-    let list = set
-        .as_object_mut()
-        .ok_or_else(|| ApiError::internal("provisioning is not an object"))?
-        .entry(key)
-        .or_insert_with(|| Value::Array(Vec::new()));
-    let items = list
-        .as_array_mut()
-        .ok_or_else(|| ApiError::internal("provisioning list is not an array"))?;
-    let at = items
-        .iter()
-        .position(|o| o.get("name").and_then(Value::as_str) == Some(name));
-    let before = at.map(|i| items[i].clone());
-    match (&object, at) {
-        (Some(o), Some(i)) => items[i] = o.clone(),
-        (Some(o), None) => items.push(o.clone()),
-        (None, Some(i)) => {
-            items.remove(i);
-        }
-        (None, None) => return Err(ApiError::not_found(format!("no {key} named {name:?}"))),
-    }
-    let p: tollswitch_model::provisioning::Provisioning = serde_json::from_value(set)
-        .map_err(|e| ApiError::invalid("body", format!("{key} {name:?}: {e}")))?;
-    match s.storage.apply(&p).await {
-        Ok(_) => {}
-        Err(tollswitch_storage::StorageError::Invalid(errors)) => return Err(invalid_set(&errors)),
-        Err(e) => return Err(e.into()),
-    }
-    let action = if object.is_some() { "put" } else { "delete" };
-    s.storage
-        .audit(
-            now_ms(),
-            &caller.name,
-            &format!("{key}.{action}"),
-            name,
-            before.as_ref().map(Value::to_string).as_deref(),
-            object.as_ref().map(Value::to_string).as_deref(),
-        )
-        .await?;
-    Ok(Json(json!({"kind": key, "name": name, "action": action})))
+    ops::object(&s, &caller, &kind, &name).await.map(Json)
 }
 
 async fn put_object(
     State(s): State<ApiState>,
     caller: Caller,
     Path((kind, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Operator)?;
-    let key = kind_key(&kind)?;
-    let mut object: Value = serde_json::from_slice(&body)
+    ops::kind_key(&kind)?;
+    let object: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
-    let map = object
-        .as_object_mut()
-        .ok_or_else(|| ApiError::invalid("body", "the body must be a JSON object"))?;
-    match map.get("name").and_then(Value::as_str) {
-        None => {
-            map.insert("name".into(), Value::String(name.clone()));
-        }
-        Some(n) if n == name => {}
-        Some(n) => {
-            return Err(ApiError::invalid(
-                "name",
-                format!("the body names {n:?} but the path {name:?}"),
-            ));
-        }
-    }
-    edit(&s, &caller, key, &name, Some(object)).await
+    ops::put_object(&s, &caller, &kind, &name, object)
+        .await
+        .map(Json)
 }
 
 async fn delete_object(
@@ -691,18 +530,13 @@ async fn delete_object(
     caller: Caller,
     Path((kind, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Operator)?;
-    let key = kind_key(&kind)?;
-    edit(&s, &caller, key, &name, None).await
+    ops::delete_object(&s, &caller, &kind, &name)
+        .await
+        .map(Json)
 }
 
 async fn calls(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Viewer)?;
-    s.live
-        .calls()
-        .await
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("no running switch to ask"))
+    ops::calls(&s, &caller).await.map(Json)
 }
 
 async fn hangup(
@@ -710,19 +544,8 @@ async fn hangup(
     caller: Caller,
     Path(call_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Operator)?;
-    match s.live.hangup(&call_id).await {
-        None => Err(ApiError::not_found("no running switch to ask")),
-        Some(false) => Err(ApiError::not_found(format!(
-            "no call {call_id:?} in progress"
-        ))),
-        Some(true) => {
-            s.storage
-                .audit(now_ms(), &caller.name, "call.hangup", &call_id, None, None)
-                .await?;
-            Ok(Json(json!({"call_id": call_id, "hung_up": true})))
-        }
-    }
+    ops::hangup(&s, &caller, &call_id).await?;
+    Ok(Json(json!({"call_id": call_id, "hung_up": true})))
 }
 
 #[derive(Deserialize)]
@@ -735,78 +558,26 @@ async fn import_rates(
     caller: Caller,
     Path(name): Path<String>,
     Query(q): Query<ImportQuery>,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    use tollswitch_storage::ImportError;
-    caller.require(Role::Operator)?;
-    let options = tollswitch_storage::ImportOptions {
-        max_errors: q.max_errors.unwrap_or(100).clamp(1, 10_000),
-    };
-    let reader = std::io::Cursor::new(body);
-    match s.storage.import_rates(&name, reader, options).await {
-        Ok(summary) => {
-            let after = json!({"imported": summary.imported, "replaced": summary.replaced});
-            s.storage
-                .audit(
-                    now_ms(),
-                    &caller.name,
-                    "rate_table.import",
-                    &name,
-                    None,
-                    Some(&after.to_string()),
-                )
-                .await?;
-            Ok(Json(json!({
-                "table": summary.table,
-                "imported": summary.imported,
-                "replaced": summary.replaced,
-            })))
-        }
-        Err(ImportError::UnknownTable(t)) => {
-            Err(ApiError::not_found(format!("no rate table named {t:?}")))
-        }
-        Err(ImportError::Header { message, .. }) => Err(ApiError::invalid("header", message)),
-        Err(ImportError::Rows {
-            errors, truncated, ..
-        }) => {
-            let first = errors.first();
-            let mut e = ApiError::invalid(
-                first.map_or("row", |r| r.field.as_str()),
-                format!(
-                    "{}{} refused row(s); nothing was imported; the first: {}",
-                    errors.len(),
-                    if truncated { "+" } else { "" },
-                    first.map(ToString::to_string).unwrap_or_default()
-                ),
-            );
-            e.details = errors
-                .iter()
-                .map(|r| json!({"line": r.line, "field": r.field, "message": r.message}))
-                .collect();
-            Err(e)
-        }
-        Err(ImportError::Read { message, .. }) => Err(ApiError::invalid("body", message)),
-        Err(ImportError::Storage(e)) => Err(e.into()),
-    }
+    let summary = ops::import_rates(&s, &caller, &name, body, q.max_errors.unwrap_or(100)).await?;
+    Ok(Json(json!({
+        "table": summary.table,
+        "imported": summary.imported,
+        "replaced": summary.replaced,
+    })))
 }
 
 async fn live(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Viewer)?;
-    Ok(Json(s.live.stats()))
+    ops::live(&s, &caller).await.map(Json)
 }
 
 async fn users(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(Json(
-        serde_json::to_value(s.storage.users().await?)
-            .map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    to_json(&s.storage.users().await?)
 }
 
 async fn audit(State(s): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(Json(
-        serde_json::to_value(s.storage.audit_log(1000).await?)
-            .map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    to_json(&s.storage.audit_log(1000).await?)
 }

@@ -40,6 +40,26 @@ const fn r(
 }
 
 const RANGE: &[&str] = &["from_ms", "until_ms"];
+const CDR_FILTERS: &[&str] = &[
+    "from_ms",
+    "until_ms",
+    "account",
+    "mapping_gateway",
+    "routing_gateway",
+    "callee_prefix",
+    "final_code",
+];
+const CDR_SEARCH: &[&str] = &[
+    "from_ms",
+    "until_ms",
+    "account",
+    "mapping_gateway",
+    "routing_gateway",
+    "callee_prefix",
+    "final_code",
+    "limit",
+    "offset",
+];
 const V: Option<Role> = Some(Role::Viewer);
 const O: Option<Role> = Some(Role::Operator);
 const A: Option<Role> = Some(Role::Admin);
@@ -53,6 +73,14 @@ pub const ROUTES: &[RouteDoc] = &[
         "Log in: a session cookie and token; locks after 5 failures",
         &[],
         true,
+    ),
+    r(
+        "post",
+        "/api/v1/logout",
+        V,
+        "Log out: ends the session (or revokes the token) the request came with",
+        &[],
+        false,
     ),
     r("get", "/api/v1/me", V, "Who the caller is", &[], false),
     r(
@@ -100,16 +128,15 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/cdrs",
         V,
         "Search CDRs (range capped by SERVER_QUERY_CDR_MAX_DAY_INTERVAL)",
-        &[
-            "from_ms",
-            "until_ms",
-            "account",
-            "mapping_gateway",
-            "routing_gateway",
-            "callee_prefix",
-            "limit",
-            "offset",
-        ],
+        CDR_SEARCH,
+        false,
+    ),
+    r(
+        "get",
+        "/api/v1/cdrs.csv",
+        V,
+        "Every CDR matching the filters as CSV (the CDR file columns), streamed",
+        CDR_FILTERS,
         false,
     ),
     r(
@@ -228,8 +255,13 @@ pub fn document() -> Value {
                 .iter()
                 .map(|name| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}})),
         );
+        let media = if route.path.ends_with(".csv") {
+            json!({"text/csv": {"schema": {"type": "string"}}})
+        } else {
+            json!({"application/json": {"schema": {}}})
+        };
         let mut responses = json!({
-            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+            "200": {"description": "OK", "content": media},
             "400": {"$ref": "#/components/responses/Error"},
             "500": {"$ref": "#/components/responses/Error"},
         });

@@ -501,7 +501,7 @@ async fn the_served_openapi_document_is_the_committed_one() {
         committed == fresh,
         "docs/openapi.json is out of date: run TOLLSWITCH_WRITE_OPENAPI=1 cargo test -p tollswitch-api openapi"
     );
-    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(19));
+    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(21));
 }
 
 #[tokio::test]
@@ -564,4 +564,136 @@ async fn a_rate_deck_upload_is_all_or_nothing_with_a_per_line_report() {
         (resp.status(), ())
     };
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A GET with a bearer token; (status, content type, body text).
+async fn get_text(f: &Fixture, path: &str, token: &str) -> (StatusCode, String, String) {
+    let req = Request::builder()
+        .uri(path)
+        .header("Authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let resp = f.app.clone().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 30)
+        .await
+        .expect("body");
+    (status, kind, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A CDR of account `account` to `callee`, started at `start_ms`.
+fn cdr(id: &str, account: &str, callee: &str, start_ms: i64) -> tollswitch_model::cdr::Cdr {
+    serde_json::from_value(json!({
+        "id": id, "account": account, "mapping_gateway": format!("{account}-pbx"),
+        "caller_received": "15550001", "callee_received": callee, "caller_sent": "",
+        "callee_sent": "", "caller_ip": "192.0.2.10", "start_ms": start_ms,
+        "end_ms": start_ms + 1000, "hold_time_ms": 0, "billed_secs": 0, "charge": "0",
+        "cost": "0", "final_code": 486, "ended_by": "callee", "end_reason": "routing_failed",
+    }))
+    .expect("a CDR")
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_clears_the_cookie() {
+    let f = fixture("logout").await;
+    let (_, body, _) = call(
+        &f,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"name": "operator", "password": "correct horse"})),
+    )
+    .await;
+    let token = body["token"].as_str().expect("token").to_owned();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/logout")
+        .header("Cookie", format!("tollswitch_session={token}"))
+        .body(Body::empty())
+        .expect("request");
+    let resp = f.app.clone().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cleared = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        cleared.starts_with("tollswitch_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let (status, _, _) = call(&f, "GET", "/api/v1/me", Some(&token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session is gone");
+    // Other sessions and tokens of the same user stay.
+    let (status, _, _) = call(&f, "GET", "/api/v1/me", Some(f.token(Role::Operator)), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cdrs_are_exported_as_csv_page_after_page_with_the_search_filters() {
+    let f = fixture("csv").await;
+    let t0 = 1_767_225_600_000_i64;
+    // More than one page (10 000 rows), seven calls per millisecond so that pages end inside
+    // a millisecond, and one call of another account.
+    let mut cdrs: Vec<_> = (0..10_010)
+        .map(|i| cdr(&format!("c{i:05}"), "acme", "4420", t0 + i / 7))
+        .collect();
+    cdrs.push(cdr("other", "beta", "1555", t0 + 5));
+    f.storage.insert_cdrs(&cdrs).await.expect("insert");
+    let t = f.token(Role::Viewer);
+    let range = format!("from_ms={t0}&until_ms={}", t0 + 3_600_000);
+    let (status, kind, body) =
+        get_text(&f, &format!("/api/v1/cdrs.csv?{range}&account=acme"), t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let mut lines = body.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("id,call_id,account,")),
+        "header first"
+    );
+    let ids: Vec<&str> = lines.filter_map(|l| l.split(',').next()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!((ids.len(), unique.len()), (10_010, 10_010), "each row once");
+    assert!(!unique.contains("other"));
+    let (_, _, body) = get_text(&f, &format!("/api/v1/cdrs.csv?{range}&callee_prefix=15"), t).await;
+    assert_eq!(body.lines().count(), 2, "{body}");
+    assert!(body.contains("\nother,"), "{body}");
+    // A bad range is refused before anything is streamed.
+    let (status, _, body) =
+        get_text(&f, "/api/v1/cdrs.csv?from_ms=0&until_ms=1000000000000", t).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("\"field\":\"from_ms\""), "{body}");
+}
+
+#[tokio::test]
+async fn live_counters_carry_the_recent_call_rate_and_asr() {
+    let f = fixture("live").await;
+    let now = tollswitch_api::now_ms();
+    let mut answered = cdr("a", "acme", "4420", now - 5_000);
+    answered.connect_ms = Some(now - 4_000);
+    let cdrs = [
+        answered,
+        cdr("b", "acme", "4420", now - 6_000),
+        cdr("old", "acme", "4420", now - 1_800_000),
+    ];
+    f.storage.insert_cdrs(&cdrs).await.expect("insert");
+    let (status, live, _) =
+        call(&f, "GET", "/api/v1/live", Some(f.token(Role::Viewer)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let traffic = &live["traffic"];
+    assert_eq!(traffic["calls_started"], 2, "{live}");
+    assert_eq!(traffic["rate_window_secs"], 10);
+    assert_eq!(
+        (traffic["attempts"].clone(), traffic["answered"].clone()),
+        (json!(3), json!(1))
+    );
+    assert_eq!(traffic["asr_bp"], 3_333);
 }

@@ -259,6 +259,79 @@ pub struct LedgerEntry {
     pub note: Option<String>,
 }
 
+/// The header row of a CDR CSV file (the CDR text files, `cdr export`, the API's CSV).
+pub const CSV_HEADER: &[&str] = &[
+    "id",
+    "call_id",
+    "account",
+    "agent",
+    "mapping_gateway",
+    "caller_received",
+    "callee_received",
+    "caller_sent",
+    "callee_sent",
+    "caller_ip",
+    "routing_gateway",
+    "tried",
+    "start_ms",
+    "ring_ms",
+    "connect_ms",
+    "end_ms",
+    "pdd_ms",
+    "hold_time_ms",
+    "billed_secs",
+    "rate_prefix",
+    "area",
+    "charge",
+    "cost",
+    "vendor_rate_prefix",
+    "final_code",
+    "ended_by",
+    "end_reason",
+];
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(String::new, ToString::to_string)
+}
+
+/// One CSV row, in [`CSV_HEADER`] order.
+pub fn csv_row(c: &Cdr) -> Vec<String> {
+    let tried: Vec<String> = c
+        .tried
+        .iter()
+        .map(|t| format!("{}:{}", t.gateway, t.code.as_u16()))
+        .collect();
+    vec![
+        c.id.clone(),
+        c.call_id.clone(),
+        c.account.clone(),
+        opt(&c.agent),
+        c.mapping_gateway.clone(),
+        c.caller_received.clone(),
+        c.callee_received.clone(),
+        c.caller_sent.clone(),
+        c.callee_sent.clone(),
+        c.caller_ip.clone(),
+        opt(&c.routing_gateway),
+        tried.join(";"),
+        c.start_ms.to_string(),
+        opt(&c.ring_ms),
+        opt(&c.connect_ms),
+        c.end_ms.to_string(),
+        opt(&c.pdd_ms),
+        c.hold_time_ms.to_string(),
+        c.billed_secs.to_string(),
+        opt(&c.rate_prefix),
+        opt(&c.area),
+        c.charge.to_string(),
+        c.cost.to_string(),
+        opt(&c.vendor_rate_prefix),
+        c.final_code.as_u16().to_string(),
+        c.ended_by.to_string(),
+        c.end_reason.to_string(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

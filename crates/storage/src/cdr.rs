@@ -124,6 +124,35 @@ impl CdrFilter {
     }
 }
 
+impl CdrFilter {
+    /// The filter for the page after `page`, the rows this filter returned in search order;
+    /// `None` when `page` was the last one (shorter than the limit). The next page starts at
+    /// the last start time seen and skips the rows of that millisecond already returned, so an
+    /// export of any length reads each CDR once without a growing OFFSET.
+    pub fn next_page(&self, page: &[Cdr]) -> Option<CdrFilter> {
+        let last = page.last()?;
+        if page.len() < self.limit.min(MAX_SEARCH_LIMIT) as usize {
+            return None;
+        }
+        let same = page
+            .iter()
+            .rev()
+            .take_while(|c| c.start_ms == last.start_ms)
+            .count() as u64;
+        let offset = if last.start_ms == self.range.from_ms {
+            // The whole page is in the millisecond this one started at.
+            self.offset + same
+        } else {
+            same
+        };
+        Some(CdrFilter {
+            range: TimeRange::new(last.start_ms, self.range.until_ms),
+            offset,
+            ..self.clone()
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------
@@ -552,6 +581,55 @@ mod tests {
         assert!(matches!(r.check_days(1), Err(StorageError::QueryRange(_))));
         assert!(TimeRange::new(5, 5).check().is_err());
         assert!(TimeRange::new(i64::MIN, i64::MAX).check_days(366).is_err());
+    }
+
+    fn cdr(id: &str, start_ms: i64) -> Cdr {
+        use tollswitch_model::cdr::{EndReason, EndedBy};
+        Cdr {
+            id: id.into(),
+            call_id: String::new(),
+            account: "acme".into(),
+            agent: None,
+            mapping_gateway: "acme-pbx".into(),
+            caller_received: "15550001".into(),
+            callee_received: "442071234567".into(),
+            caller_sent: String::new(),
+            callee_sent: String::new(),
+            caller_ip: "192.0.2.10".into(),
+            routing_gateway: None,
+            tried: Vec::new(),
+            start_ms,
+            ring_ms: None,
+            connect_ms: None,
+            end_ms: start_ms,
+            pdd_ms: None,
+            hold_time_ms: 0,
+            billed_secs: 0,
+            rate_prefix: None,
+            area: None,
+            charge: Money::ZERO,
+            cost: Money::ZERO,
+            vendor_rate_prefix: None,
+            final_code: SipCode::OK,
+            ended_by: EndedBy::Caller,
+            end_reason: EndReason::NormalClearing,
+        }
+    }
+
+    #[test]
+    fn next_page_starts_at_the_last_millisecond_and_skips_what_was_read() {
+        let mut first = CdrFilter::new(TimeRange::new(0, 100));
+        first.limit = 4;
+        let page = [cdr("a", 1), cdr("b", 5), cdr("c", 7), cdr("d", 7)];
+        let next = first.next_page(&page).expect("a full page has a next one");
+        assert_eq!((next.range, next.offset), (TimeRange::new(7, 100), 2));
+        // A full page entirely in that millisecond adds to the skip.
+        let same = [cdr("e", 7), cdr("f", 7), cdr("g", 7), cdr("h", 7)];
+        let after = next.next_page(&same).expect("full");
+        assert_eq!((after.range, after.offset), (TimeRange::new(7, 100), 6));
+        // A short or empty page is the last.
+        assert!(after.next_page(&same[..3]).is_none());
+        assert!(after.next_page(&[]).is_none());
     }
 
     #[test]

@@ -51,13 +51,13 @@ pub use cdr::{CdrFilter, MAX_SEARCH_LIMIT, TimeRange};
 pub use error::{ImportError, RowError, StorageError};
 pub use ledger::LedgerSummary;
 pub use provisioning::{ApplySummary, Counts, normalize};
-pub use rates::{ImportOptions, ImportSummary, RATE_CSV_COLUMNS};
+pub use rates::{ImportOptions, ImportSummary, RATE_CSV_COLUMNS, RateTableSummary};
 pub use report::{
     AccountReport, AreaReport, CodeCount, HourReport, MappingGatewayReport, RoutingGatewayReport,
     TrafficStats, VendorReport,
 };
 pub use revision::LiveBalances;
-pub use users::{AuditEntry, Role, User};
+pub use users::{AuditEntry, Role, SESSION_TOUCH_MS, User};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};

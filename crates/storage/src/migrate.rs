@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_users.sql"),
         postgres: include_str!("../migrations/postgres/0005_users.sql"),
     },
+    Migration {
+        version: 6,
+        description: "expiring sessions",
+        sqlite: include_str!("../migrations/sqlite/0006_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0006_sessions.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -105,6 +105,17 @@ pub struct ImportSummary {
     pub replaced: u64,
 }
 
+/// A rate table as lists show it: its name, currency and how many rates it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RateTableSummary {
+    /// The rate table.
+    pub name: String,
+    /// The currency of its prices.
+    pub currency: String,
+    /// Rates it holds (every version).
+    pub rates: u64,
+}
+
 /// One validated row, ready to insert.
 #[derive(Debug)]
 struct RateRow {
@@ -442,6 +453,27 @@ fn parse<R: BufRead>(
 }
 
 impl Storage {
+    /// Every rate table with its number of rates, by name (without reading the rates).
+    pub async fn rate_tables(&self) -> Result<Vec<RateTableSummary>, crate::StorageError> {
+        let rows = sqlx::query(
+            "SELECT t.name, t.currency, COUNT(r.id) AS rates FROM rate_table t \
+             LEFT JOIN rate r ON r.rate_table_id = t.id GROUP BY t.id, t.name, t.currency \
+             ORDER BY t.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("rates")?;
+                Ok(RateTableSummary {
+                    name: r.try_get("name")?,
+                    currency: r.try_get("currency")?,
+                    rates: u64::try_from(n).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     /// Replaces every rate of rate table `table` with the rows of a CSV file (see the module
     /// documentation for the columns), in one transaction. Each row is validated; on any error
     /// (up to `options.max_errors` are collected, with line numbers) nothing changes.

@@ -196,10 +196,10 @@ impl Sums {
 
 /// The per-group sums over `cdr`: `keys` are selected and grouped by.
 fn sums_sql(keys: &[(&str, &str)], extra_where: &str, range: TimeRange) -> Sql {
-    let select: Vec<String> = keys.iter().map(|(e, a)| format!("{e} AS {a}")).collect();
+    let select: String = keys.iter().map(|(e, a)| format!("{e} AS {a}, ")).collect();
     let group: Vec<&str> = keys.iter().map(|(_, a)| *a).collect();
     let mut sql = Sql::new(&format!(
-        "SELECT {}, COUNT(*) AS attempts, COUNT(connect_ms) AS answered, \
+        "SELECT {}COUNT(*) AS attempts, COUNT(connect_ms) AS answered, \
          CAST(COALESCE(SUM(hold_time_ms), 0) AS BIGINT) AS hold_ms, \
          CAST(COALESCE(SUM(billed_secs), 0) AS BIGINT) AS billed_secs, \
          COUNT(pdd_ms) AS pdd_count, \
@@ -207,13 +207,15 @@ fn sums_sql(keys: &[(&str, &str)], extra_where: &str, range: TimeRange) -> Sql {
          CAST(COALESCE(SUM(charge_micros), 0) AS BIGINT) AS revenue, \
          CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost \
          FROM cdr WHERE",
-        select.join(", ")
+        select
     ));
     sql.arg(" start_ms >= ", Arg::I64(range.from_ms));
     sql.arg(" AND start_ms < ", Arg::I64(range.until_ms));
     sql.text.push_str(extra_where);
-    sql.text.push_str(" GROUP BY ");
-    sql.text.push_str(&group.join(", "));
+    if !group.is_empty() {
+        sql.text.push_str(" GROUP BY ");
+        sql.text.push_str(&group.join(", "));
+    }
     sql
 }
 
@@ -232,6 +234,18 @@ impl Storage {
             .iter()
             .map(|row| Ok((row.try_get("k")?, Sums::read(row)?)))
             .collect()
+    }
+
+    /// Traffic over every CDR that started in `range` (the dashboard's ASR and call rate).
+    pub async fn traffic(&self, range: TimeRange) -> Result<TrafficStats, StorageError> {
+        let range = range.check()?;
+        let rows = sums_sql(&[], "", range).fetch_all(&self.pool).await?;
+        Ok(rows
+            .first()
+            .map(Sums::read)
+            .transpose()?
+            .unwrap_or_default()
+            .stats())
     }
 
     /// Traffic per routing gateway: attempts and answers count every time a gateway was

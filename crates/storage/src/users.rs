@@ -105,6 +105,9 @@ fn decode_user(r: &AnyRow) -> Result<User, StorageError> {
     })
 }
 
+/// A valid session's last use is stored again only when it is older than this (one minute).
+pub const SESSION_TOUCH_MS: i64 = 60_000;
+
 const USER_COLUMNS: &str = "id, name, password_hash, role, failed_logins, locked_until_ms";
 
 impl Storage {
@@ -173,7 +176,7 @@ impl Storage {
         Ok(())
     }
 
-    /// Stores an API token (by its SHA-256, hex) for a user.
+    /// Stores an API token (by its SHA-256, hex) for a user; it never expires.
     pub async fn add_token(
         &self,
         user_id: i64,
@@ -194,18 +197,98 @@ impl Storage {
         Ok(())
     }
 
-    /// The user a token (by its SHA-256, hex) belongs to.
-    pub async fn user_for_token(&self, token_sha256: &str) -> Result<Option<User>, StorageError> {
+    /// Stores a session token (by its SHA-256, hex): like [`Storage::add_token`], but it stops
+    /// being valid once unused for `idle_timeout_ms`.
+    pub async fn add_session(
+        &self,
+        user_id: i64,
+        token_sha256: &str,
+        now_ms: i64,
+        idle_timeout_ms: i64,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO api_token (user_id, token_sha256, label, created_ms, idle_timeout_ms, \
+             last_used_ms) VALUES ($1, $2, 'session', $3, $4, $3)",
+        )
+        .bind(user_id)
+        .bind(token_sha256)
+        .bind(now_ms)
+        .bind(idle_timeout_ms.max(1))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user a token (by its SHA-256, hex) belongs to, at `now_ms`. A session unused for
+    /// its idle timeout is deleted and gives `None`; a valid one counts as used now (the stored
+    /// time moves at most once per [`SESSION_TOUCH_MS`], so polling pages do not write on
+    /// every request).
+    pub async fn user_for_token(
+        &self,
+        token_sha256: &str,
+        now_ms: i64,
+    ) -> Result<Option<User>, StorageError> {
         let cols: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM api_token t JOIN app_user u ON u.id = t.user_id \
-             WHERE t.token_sha256 = $1",
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {}, t.idle_timeout_ms, t.last_used_ms FROM api_token t \
+             JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = $1",
             cols.join(", ")
         )))
         .bind(token_sha256)
         .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let idle: i64 = row.try_get("idle_timeout_ms")?;
+        let last: i64 = row.try_get("last_used_ms")?;
+        if idle > 0 {
+            if now_ms.saturating_sub(last) >= idle {
+                self.delete_token(token_sha256).await?;
+                return Ok(None);
+            }
+            if now_ms.saturating_sub(last) >= SESSION_TOUCH_MS {
+                sqlx::query("UPDATE api_token SET last_used_ms = $2 WHERE token_sha256 = $1")
+                    .bind(token_sha256)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        decode_user(&row).map(Some)
+    }
+
+    /// Deletes a token or session (by its SHA-256, hex); false when there was none.
+    pub async fn delete_token(&self, token_sha256: &str) -> Result<bool, StorageError> {
+        let done = sqlx::query("DELETE FROM api_token WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes every session of user `name` (API tokens stay); how many there were.
+    pub async fn delete_sessions_of(&self, name: &str) -> Result<u64, StorageError> {
+        let done = sqlx::query(
+            "DELETE FROM api_token WHERE idle_timeout_ms > 0 \
+             AND user_id IN (SELECT id FROM app_user WHERE name = $1)",
+        )
+        .bind(name)
+        .execute(&self.pool)
         .await?;
-        row.as_ref().map(decode_user).transpose()
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes the sessions unused for their idle timeout at `now_ms`; how many there were.
+    pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64, StorageError> {
+        let done = sqlx::query(
+            "DELETE FROM api_token WHERE idle_timeout_ms > 0 \
+             AND last_used_ms + idle_timeout_ms <= $1",
+        )
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Appends to the audit log.

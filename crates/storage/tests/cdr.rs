@@ -26,6 +26,7 @@ backend_tests!(
     report_by_area,
     report_by_hour,
     report_codes_by_gateway,
+    traffic_sums_every_cdr_of_the_range,
     bulk_insert_100k_cdrs,
 );
 
@@ -741,6 +742,16 @@ async fn report_by_account_and_mapping_gateway(s: &Storage) {
     assert_eq!(json["account"], "beta");
     assert_eq!(json["asr_bp"], 5_000);
     assert_eq!(json["profit"], "-0.015");
+}
+
+async fn traffic_sums_every_cdr_of_the_range(s: &Storage) {
+    loaded(s).await;
+    // acme and beta together: 6 calls, 3 answered (hold 180 s), PDD (1000+2000+1000+500)/4.
+    let all = stats(6, 3, 5_000, 60, 1_125, 180_000, 180, 180_000, 145_000);
+    assert_eq!(s.traffic(range()).await.unwrap(), all);
+    let empty = TimeRange::new(T0 - 2 * DAY, T0 - DAY);
+    assert_eq!(s.traffic(empty).await.unwrap(), TrafficStats::default());
+    assert!(s.traffic(TimeRange::new(T0, T0)).await.is_err());
 }
 
 async fn report_by_routing_gateway(s: &Storage) {
