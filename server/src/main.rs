@@ -348,6 +348,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
         switch.transports.shards()
     );
     let reloader = tokio::spawn(node::reload_loop(source, switch.clone(), payments));
+    let resolver = tokio::spawn(node::resolver_loop(switch.clone(), node::RESOLVE_EVERY));
     shutdown_signal().await;
     ready.store(false, Ordering::Relaxed);
     println!(
@@ -357,6 +358,7 @@ async fn serve(args: ServeArgs, node: node::NodeConfig) -> anyhow::Result<()> {
     );
     switch.drain(node.drain_timeout).await;
     reloader.abort();
+    resolver.abort();
     println!("tollswitch stopping: {}", switch.transports.stats_line());
     // The shards hold the journal's senders: once they stop, the journal closes and the
     // drainer stores what is left.

@@ -294,6 +294,62 @@ pub async fn reload_loop(
     }
 }
 
+/// How often target host names are resolved again.
+pub const RESOLVE_EVERY: Duration = Duration::from_secs(60);
+
+/// Resolves the routing gateways' target host names (A and AAAA through the system resolver,
+/// RFC 3263 §4.2; no NAPTR/SRV) at start, after every provisioning reload and every `every`,
+/// and hands the addresses to the engine shards when they change. A name that stops
+/// resolving keeps its last addresses: a resolver outage does not take gateways down.
+pub async fn resolver_loop(switch: Arc<Switch>, every: Duration) {
+    let mut current: Arc<tollswitch_b2bua::Resolved> = Arc::default();
+    loop {
+        let mut next = tollswitch_b2bua::Resolved::new();
+        for (host, port) in switch.target_host_names() {
+            if next.contains_key(&host) {
+                continue;
+            }
+            let lookup = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::net::lookup_host((host.clone(), port)),
+            )
+            .await;
+            let mut ips: Vec<std::net::IpAddr> = Vec::new();
+            if let Ok(Ok(addrs)) = lookup {
+                for ip in addrs.map(|a| a.ip()) {
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+            if ips.is_empty() {
+                match current.get(&host) {
+                    Some(old) => {
+                        next.insert(host, old.clone());
+                    }
+                    None => {
+                        eprintln!("target host {host} does not resolve; its gateway is skipped")
+                    }
+                }
+                continue;
+            }
+            if current.get(&host) != Some(&ips) {
+                let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
+                println!("target host {host} resolves to {}", list.join(", "));
+            }
+            next.insert(host, ips);
+        }
+        if *current != next {
+            current = Arc::new(next);
+            switch.set_resolved(current.clone());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = switch.resolve_now.notified() => {}
+        }
+    }
+}
+
 /// Payments and adjustments already applied to the live balances. PostgreSQL may commit
 /// ledger rows out of sequence order, so a window behind the newest sequence number seen is
 /// read again and entries are recognised by id.

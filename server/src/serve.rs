@@ -33,6 +33,8 @@ pub enum Control {
     ListCalls(tokio::sync::oneshot::Sender<Vec<tollswitch_b2bua::CallInfo>>),
     /// Hang up the call with this leg A Call-ID, if this shard has it.
     Hangup(String, tokio::sync::oneshot::Sender<bool>),
+    /// Addresses of target host names, newly resolved.
+    Resolved(Arc<tollswitch_b2bua::Resolved>),
 }
 
 /// Where finished calls go.
@@ -147,6 +149,7 @@ impl TransactionUser for CallEngine {
             Control::Hangup(call_id, reply) => {
                 let _ = reply.send(self.b2bua.hangup(now, &call_id, endpoint));
             }
+            Control::Resolved(r) => self.b2bua.set_resolved(r),
         }
         self.after(endpoint);
     }
@@ -181,6 +184,8 @@ pub struct Switch {
     busy: Arc<[AtomicUsize]>,
     /// Live line and CPS counters shared by the shards.
     pub counters: Counters,
+    /// Woken when new provisioning may name new target hosts.
+    pub resolve_now: Arc<tokio::sync::Notify>,
 }
 
 fn unix_now() -> i64 {
@@ -308,7 +313,21 @@ impl Switch {
             snapshot: shared_snapshot,
             busy,
             counters,
+            resolve_now: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// The routing gateways' target host names (lower case) and their ports.
+    pub fn target_host_names(&self) -> std::collections::BTreeSet<(String, u16)> {
+        self.snapshot.load().target_host_names()
+    }
+
+    /// Hands newly resolved addresses to every shard.
+    pub fn set_resolved(&self, resolved: Arc<tollswitch_b2bua::Resolved>) {
+        for k in 0..self.transports.shards() {
+            self.transports
+                .control(k, Control::Resolved(resolved.clone()));
+        }
     }
 
     /// Compiles new provisioning and swaps it in on every shard; calls in progress keep the
@@ -329,6 +348,7 @@ impl Switch {
             self.transports
                 .control(k, Control::Snapshot(snapshot.clone()));
         }
+        self.resolve_now.notify_one();
         Ok(())
     }
 

@@ -233,6 +233,36 @@ fn basic_call_with_caller_bye() {
 }
 
 #[test]
+fn a_gateway_named_by_host_name_is_reached_at_its_resolved_address() {
+    let (a, b) = (free_port(), free_port());
+    let switch = Switch::start_with("hostname", a, b, |p| {
+        p.replacen(
+            r#"targets = [{ host = "127.0.0.1", port = 5080 }]"#,
+            r#"targets = [{ host = "localhost", port = 5080 }]"#,
+            1,
+        )
+    });
+    assert!(
+        switch.wait_for("target host localhost resolves to", 1),
+        "the switch resolved the target host name"
+    );
+    let uas = start_uas("hostname", a, Uas::Answer, 1, &[]);
+    let status = run_uac(
+        "hostname",
+        switch.addr,
+        "44123",
+        None,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
+    assert!(status.success(), "SIPp UAC: {status}");
+    assert!(
+        stop(uas).success(),
+        "the vendor behind the host name answered"
+    );
+    assert!(switch.wait_for("ended 200 connected=true by=Caller", 1));
+}
+
+#[test]
 fn basic_call_over_tcp() {
     let (a, b) = (free_port(), free_port());
     let switch = Switch::start("tcp", a, b);

@@ -189,7 +189,12 @@ pub struct B2bua {
     billing: Option<Billing>,
     /// CDR ids made so far.
     cdr_seq: u64,
+    /// Addresses of target host names, resolved by the node (the engine does no I/O).
+    resolved: Arc<Resolved>,
 }
+
+/// Target host names (lower case) and their addresses, as the node last resolved them.
+pub type Resolved = HashMap<String, Vec<IpAddr>>;
 
 /// A re-INVITE, UPDATE or INFO received on one leg and forwarded on the other.
 struct Relay {
@@ -231,6 +236,7 @@ impl B2bua {
             deferred: Vec::new(),
             billing: None,
             cdr_seq: 0,
+            resolved: Arc::default(),
         }
     }
 
@@ -256,6 +262,12 @@ impl B2bua {
         let (at, unix) = self.config.epoch;
         let delta = ms.saturating_sub(unix.saturating_mul(1000));
         at + Duration::from_millis(u64::try_from(delta).unwrap_or(0))
+    }
+
+    /// Swaps in the addresses of target host names (RFC 3263 §4.2 A/AAAA lookups, done by the
+    /// node): a name with no address fails over as 503, as an unreachable gateway does.
+    pub fn set_resolved(&mut self, resolved: Arc<Resolved>) {
+        self.resolved = resolved;
     }
 
     /// Swaps in a new routing snapshot; calls in progress keep the decision they have.
@@ -917,13 +929,22 @@ impl B2bua {
             return;
         };
         let gw = cand.gateway.clone();
+        let resolved = &self.resolved;
         let dest = gw
             .targets
             .iter()
             .enumerate()
             .skip(target)
             .find_map(|(i, t)| {
-                let ip: IpAddr = t.host.parse().ok()?;
+                let ip: IpAddr = match t.host.parse() {
+                    Ok(ip) => ip,
+                    // A name: its first address of our socket's family.
+                    Err(_) => resolved
+                        .get(&t.host.to_ascii_lowercase())?
+                        .iter()
+                        .find(|a| a.is_ipv4() == local.is_ipv4())
+                        .copied()?,
+                };
                 let transport = match t.transport {
                     GwTransport::Udp => Transport::Udp,
                     GwTransport::Tcp => Transport::Tcp,
@@ -939,7 +960,7 @@ impl B2bua {
                 ))
             });
         let Some((dest, host, port, target)) = dest else {
-            // Host names need a resolver in front of the engine; until then the gateway fails.
+            // No usable target left (a host name with no address of our family, say).
             if let Some(c) = self.calls.get_mut(&id) {
                 push_exact(&mut c.tried, (gw.name.clone(), 503));
             }

@@ -21,4 +21,4 @@ mod engine;
 
 pub use billing::{Billing, Ledger};
 pub use counters::{Counters, Kind as CounterKind};
-pub use engine::{B2bua, CallEnd, CallEvent, CallInfo, Config, Deferred, EndedBy};
+pub use engine::{B2bua, CallEnd, CallEvent, CallInfo, Config, Deferred, EndedBy, Resolved};

@@ -509,6 +509,54 @@ fn failover_503_from_vendor_1_then_200_from_vendor_2() {
 }
 
 #[test]
+fn a_host_name_target_is_reached_at_its_resolved_address_and_fails_over_until_resolved() {
+    let prov = PROVISIONING.replacen(
+        r#"targets = [{ host = "127.0.0.1", port = 5080 }]"#,
+        r#"targets = [{ host = "Vendor-A.Example", port = 5080 }]"#,
+        1,
+    );
+    let mut s = setup(51, 0, &prov);
+    vendor(&mut s.w, s.v1, vec![200]);
+    vendor(&mut s.w, s.v2, vec![200]);
+    // Not resolved (yet): gw1 cannot be reached and the call fails over to gw2 at once.
+    start_call(&mut s, "441234", "unresolved");
+    s.w.drive(Duration::from_secs(2));
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(
+        s.ended.borrow()[0].tried,
+        vec![("gw1".to_owned(), 503), ("gw2".to_owned(), 200)]
+    );
+    assert_eq!(requests_seen(&s.w, s.v1, "INVITE"), 0);
+    // Resolved by the node (an IPv6 address first: the engine picks its socket's family).
+    let mut resolved = tollswitch_b2bua::Resolved::new();
+    resolved.insert(
+        "vendor-a.example".to_owned(),
+        vec!["::1".parse().expect("ip"), "127.0.0.1".parse().expect("ip")],
+    );
+    s.engine.borrow_mut().set_resolved(Arc::new(resolved));
+    s.uac_seen.borrow_mut().clear();
+    start_call(&mut s, "441234", "resolved");
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(finals(&s), vec![200]);
+    assert_eq!(requests_seen(&s.w, s.v1, "INVITE"), 1);
+    let invite =
+        s.w.events(s.v1)
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::Request { msg, .. } if msg.method() == Some(&Method::Invite) => {
+                    Some(msg.request_uri_str().unwrap_or_default().to_owned())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+    assert_eq!(
+        invite, "sip:441234@Vendor-A.Example:5080",
+        "the name stays in the R-URI"
+    );
+}
+
+#[test]
 fn decline_603_from_vendor_1_stops_failover() {
     let mut s = setup(6, 0, PROVISIONING);
     vendor(&mut s.w, s.v1, vec![603]);

@@ -534,6 +534,17 @@ impl RoutingSnapshot {
         self.rates.lookup(i, callee.as_bytes(), now)
     }
 
+    /// Target hosts given as names rather than IP addresses, lower-cased, with the ports
+    /// they are used with: what the node must resolve before calls can reach them.
+    pub fn target_host_names(&self) -> std::collections::BTreeSet<(String, u16)> {
+        self.routing_gateways
+            .iter()
+            .flat_map(|g| g.profile.targets.iter())
+            .filter(|t| t.host.parse::<std::net::IpAddr>().is_err())
+            .map(|t| (t.host.to_ascii_lowercase(), t.port))
+            .collect()
+    }
+
     /// The routing gateway's static settings, shared by candidates.
     pub fn gateway_profile(&self, id: RoutingGatewayId) -> Option<&Arc<GatewayProfile>> {
         let i = usize::try_from(id.0).ok()?;
