@@ -249,40 +249,6 @@ fn cdr_table(cdrs: &[Cdr]) -> Table {
     t
 }
 
-/// Where the next export page starts: the last start time written and how many rows of that
-/// millisecond were written (they come first in the next page and are skipped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cursor {
-    from_ms: i64,
-    skip: u64,
-}
-
-impl Cursor {
-    /// The cursor after writing `page` (in search order) from `self`.
-    fn after(self, page: &[Cdr]) -> Cursor {
-        let Some(last) = page.last() else {
-            return self;
-        };
-        let same = page
-            .iter()
-            .rev()
-            .take_while(|c| c.start_ms == last.start_ms)
-            .count() as u64;
-        if last.start_ms == self.from_ms {
-            // The whole page is in the cursor's millisecond.
-            Cursor {
-                from_ms: self.from_ms,
-                skip: self.skip + same,
-            }
-        } else {
-            Cursor {
-                from_ms: last.start_ms,
-                skip: same,
-            }
-        }
-    }
-}
-
 async fn export(args: ExportArgs) -> Result<(), Fail> {
     let given = RangeArgs {
         from: Some(args.from),
@@ -296,10 +262,8 @@ async fn export(args: ExportArgs) -> Result<(), Fail> {
         let mut out =
             csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()));
         let mut rows = 0u64;
-        let mut cursor = Cursor {
-            from_ms: range.from_ms,
-            skip: 0,
-        };
+        // Pages by start time (CdrFilter::next_page), never by a growing offset.
+        let mut filter = args.filter.filter(range, MAX_SEARCH_LIMIT, 0);
         let write = |r: Result<(), csv::Error>| match r {
             Ok(()) => Ok(true),
             Err(e) => match e.kind() {
@@ -311,10 +275,6 @@ async fn export(args: ExportArgs) -> Result<(), Fail> {
             return Ok(rows);
         }
         loop {
-            let page_range = TimeRange::new(cursor.from_ms, range.until_ms);
-            let filter = args
-                .filter
-                .filter(page_range, MAX_SEARCH_LIMIT, cursor.skip);
             let page = storage.cdr_search(&filter, max_days).await?;
             for c in &page {
                 if !write(out.write_record(csv_row(c)))? {
@@ -326,10 +286,10 @@ async fn export(args: ExportArgs) -> Result<(), Fail> {
             if !write(flushed)? {
                 return Ok(rows);
             }
-            if page.len() < MAX_SEARCH_LIMIT as usize {
-                return Ok(rows);
+            match filter.next_page(&page) {
+                Some(next) => filter = next,
+                None => return Ok(rows),
             }
-            cursor = cursor.after(&page);
         }
     }
     .await;
@@ -702,35 +662,6 @@ mod tests {
             assert!(parse(&["report", name, "--json"]).is_ok(), "{name}");
         }
         assert!(parse(&["report", "carriers"]).is_err());
-    }
-
-    #[test]
-    fn export_cursor_skips_only_rows_already_written() {
-        let start = Cursor {
-            from_ms: 0,
-            skip: 0,
-        };
-        // A page ending in two rows at 7 ms: the next page starts at 7 ms, skipping them.
-        let page = [cdr("a", 1), cdr("b", 5), cdr("c", 7), cdr("d", 7)];
-        let next = start.after(&page);
-        assert_eq!(
-            next,
-            Cursor {
-                from_ms: 7,
-                skip: 2
-            }
-        );
-        // A page entirely at 7 ms adds to the skip.
-        let same = [cdr("e", 7), cdr("f", 7)];
-        assert_eq!(
-            next.after(&same),
-            Cursor {
-                from_ms: 7,
-                skip: 4
-            }
-        );
-        // An empty page changes nothing.
-        assert_eq!(next.after(&[]), next);
     }
 
     #[test]
