@@ -198,6 +198,10 @@ struct ServeArgs {
     provisioning: Option<PathBuf>,
 }
 
+/// jemalloc: see docs/BENCHMARKS.md (memory per call, CPU per call).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
