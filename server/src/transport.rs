@@ -640,17 +640,22 @@ async fn engine<U: TransactionUser>(
     mut endpoint: Endpoint,
     mut user: U,
 ) {
+    // One timer for the shard, moved only when the next deadline changes (registering a new
+    // sleep for every message costs a lock in the runtime's timer driver).
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = [endpoint.poll_timeout(), user.next_timeout()]
             .into_iter()
             .flatten()
             .min();
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
+        if deadline != armed {
+            armed = deadline;
+            let at = deadline.map_or_else(far, tokio::time::Instant::from_std);
+            sleep.as_mut().reset(at);
+        }
         let input = tokio::select! {
             biased;
             Some(c) = controls.recv() => {
@@ -659,7 +664,8 @@ async fn engine<U: TransactionUser>(
                 continue;
             }
             i = rx.recv() => i,
-            () = sleep => {
+            () = &mut sleep => {
+                armed = None;
                 let now = Instant::now();
                 endpoint.handle_timeout(now);
                 user.on_timeout(now, &mut endpoint);
@@ -667,32 +673,55 @@ async fn engine<U: TransactionUser>(
                 continue;
             }
         };
-        let Some(input) = input else { return };
-        let now = Instant::now();
-        match input {
-            Input::Message { at, from, msg } => {
-                // Overload by delay: a new call that waited longer than MAX_INVITE_QUEUE_DELAY
-                // would meet a caller already retransmitting; refuse it cleanly instead.
-                if now.saturating_duration_since(at) > MAX_INVITE_QUEUE_DELAY
-                    && msg.method() == Some(&tollswitch_sip_msg::Method::Invite)
-                    && msg.to_tag().is_none()
-                    && let Some(resp) = overload_response(&msg)
-                {
-                    shared
-                        .stats
-                        .overload_rejected
-                        .fetch_add(1, Ordering::Relaxed);
-                    shared.send_now(from, resp);
-                } else {
-                    endpoint.handle_message(now, from, *msg);
-                }
+        let Some(mut input) = input else { return };
+        // Whatever else is already queued is handled before going back to the select (one
+        // wake-up for a burst), each message with its own outputs drained in order.
+        for _ in 0..BURST {
+            if !handle_input(&mut endpoint, &shared, input) {
+                return;
             }
-            Input::Raw { from, data } => endpoint.handle_receive(now, from, data),
-            Input::TransportError { tx } => endpoint.handle_transport_error(now, tx),
-            Input::Shutdown => return,
+            drain(k, &mut endpoint, &mut user, &shared).await;
+            match rx.try_recv() {
+                Ok(next) => input = next,
+                Err(_) => break,
+            }
         }
-        drain(k, &mut endpoint, &mut user, &shared).await;
     }
+}
+
+/// Messages a shard takes from its queue in one go.
+const BURST: usize = 64;
+
+/// Feeds one queued input to the endpoint; false on shutdown.
+fn handle_input<C: Send + 'static>(
+    endpoint: &mut Endpoint,
+    shared: &Arc<Shared<C>>,
+    input: Input,
+) -> bool {
+    let now = Instant::now();
+    match input {
+        Input::Message { at, from, msg } => {
+            // Overload by delay: a new call that waited longer than MAX_INVITE_QUEUE_DELAY
+            // would meet a caller already retransmitting; refuse it cleanly instead.
+            if now.saturating_duration_since(at) > MAX_INVITE_QUEUE_DELAY
+                && msg.method() == Some(&tollswitch_sip_msg::Method::Invite)
+                && msg.to_tag().is_none()
+                && let Some(resp) = overload_response(&msg)
+            {
+                shared
+                    .stats
+                    .overload_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.send_now(from, resp);
+            } else {
+                endpoint.handle_message(now, from, *msg);
+            }
+        }
+        Input::Raw { from, data } => endpoint.handle_receive(now, from, data),
+        Input::TransportError { tx } => endpoint.handle_transport_error(now, tx),
+        Input::Shutdown => return false,
+    }
+    true
 }
 
 async fn drain<U: TransactionUser>(
