@@ -19,6 +19,7 @@
 #   TARGETS [sipp,kamailio,tollswitch]   STORM_PCT [1]   KEEP_GOING [0]
 #     (tollswitch-nobill: the same binary with --no-billing, to measure what billing and CDRs cost)
 #   UAC_PORT [5061] UAS_PORT [5080] KAM_PORT [5070] TS_PORT [5060]
+#   TS_ARGS [] more arguments for `tollswitch serve` (e.g. "--shards 1")
 #   KAM_WORKERS [2] KAM_SHM_MB [2048] KAM_ALLOC [tlsf] (Debian's default qm costs ~4x CPU)
 #   TOLLSWITCH [build with cargo: target/release/tollswitch, or $CARGO_TARGET_DIR]
 #   OUT [interop/bench/results/YYYYmmdd-HHMMSS]   SWEEP_TIMEOUT [1500] seconds per sweep
@@ -40,6 +41,7 @@ KAM_WORKERS=${KAM_WORKERS:-2}
 KAM_SHM_MB=${KAM_SHM_MB:-2048}
 KAM_ALLOC=${KAM_ALLOC:-tlsf}
 SWEEP_TIMEOUT=${SWEEP_TIMEOUT:-1500}
+TS_ARGS=${TS_ARGS:-}
 OUT=${OUT:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
 
 die() { echo "cps.sh: $*" >&2; exit 1; }
@@ -73,10 +75,10 @@ for t in ${TARGETS//,/ }; do
 -m $KAM_SHM_MB -M 32 -n $KAM_WORKERS -x $KAM_ALLOC -X $KAM_ALLOC -Y $OUT/run \
 -A KAM_PORT=$KAM_PORT -A 'UAS_URI=\"sip:127.0.0.1:$UAS_PORT\"'") ;;
         tollswitch) targets+=(--target "tollswitch@$TS_PORT=$OUT/run/tollswitch serve \
---sip 127.0.0.1:$TS_PORT --http off --data $OUT/run/data --provisioning $OUT/run/provisioning.toml") ;;
+--sip 127.0.0.1:$TS_PORT --http off --data $OUT/run/data --provisioning $OUT/run/provisioning.toml $TS_ARGS") ;;
         tollswitch-nobill) targets+=(--target "tollswitch-nobill@$TS_PORT=$OUT/run/tollswitch serve \
 --sip 127.0.0.1:$TS_PORT --http off --data $OUT/run/data-nobill --no-billing \
---provisioning $OUT/run/provisioning.toml") ;;
+--provisioning $OUT/run/provisioning.toml $TS_ARGS") ;;
         *) die "unknown target $t" ;;
     esac
 done
@@ -92,7 +94,7 @@ common=(--uac-port "$UAC_PORT" --uas-port "$UAS_PORT" --secs "$SECS" --storm-pct
     echo "sipp: $(sipp -v 2>&1 | grep -o 'v[0-9][^ ]*' | head -1)"
     has kamailio && echo "kamailio: $(kamailio -v | head -1)"
     echo "RATES=$RATES HOLD_RATES=$HOLD_RATES HOLD_MS=$HOLD_MS SECS=$SECS STORM_PCT=$STORM_PCT TARGETS=$TARGETS"
-    echo "KAM_WORKERS=$KAM_WORKERS KAM_SHM_MB=$KAM_SHM_MB KAM_ALLOC=$KAM_ALLOC"
+    echo "KAM_WORKERS=$KAM_WORKERS KAM_SHM_MB=$KAM_SHM_MB KAM_ALLOC=$KAM_ALLOC TS_ARGS=$TS_ARGS"
     echo "net.core.rmem_default=$(cat /proc/sys/net/core/rmem_default) rmem_max=$(cat /proc/sys/net/core/rmem_max)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/env.txt"
