@@ -8,6 +8,10 @@ use tollswitch_sip_core::{Peer, TxId};
 use tollswitch_sip_msg::{HeaderName, Message, MessageBuilder, Method};
 
 /// Where a call is.
+/// Line counters a call or an attempt holds (released when it ends): two inline, as a call
+/// holds its mapping gateway and account, an attempt its routing gateway (and groups).
+pub(crate) type Held = smallvec::SmallVec<[(crate::counters::Kind, std::sync::Arc<str>); 2]>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Leg B sent, nothing but 100 heard.
@@ -37,30 +41,56 @@ pub(crate) struct LegA {
 
 /// One attempt toward a routing gateway.
 /// Leg A's dialog as the customer's INVITE set it up: where requests to the customer go and
-/// their From/To (we are the UAS, so our From is their To).
+/// their From/To (we are the UAS, so our From is their To). One string for the three.
 #[derive(Debug)]
 pub(crate) struct ADialog {
-    /// The INVITE's Contact URI (its From URI when it had none).
-    pub(crate) target: Box<str>,
-    /// The INVITE's From, as written.
-    pub(crate) from: Box<str>,
-    /// The INVITE's To, as written.
-    pub(crate) to: Box<str>,
+    text: Box<str>,
+    /// Where the INVITE's From and To start in `text` (the target comes first).
+    from_at: u32,
+    to_at: u32,
 }
 
 impl ADialog {
     pub(crate) fn of(inv: &Message) -> ADialog {
-        let target = inv
+        let target: String = inv
             .contact()
-            .map(|c| c.uri().as_str().into())
-            .or_else(|| inv.from().map(|f| f.uri().as_str().into()))
+            .map(|c| c.uri().as_str().to_owned())
+            .or_else(|| inv.from().map(|f| f.uri().as_str().to_owned()))
             .unwrap_or_default();
-        let raw = |h| String::from_utf8_lossy(inv.header(h).unwrap_or_default()).into();
+        let from = String::from_utf8_lossy(inv.header(HeaderName::From).unwrap_or_default());
+        let to = String::from_utf8_lossy(inv.header(HeaderName::To).unwrap_or_default());
+        let mut text = String::with_capacity(target.len() + from.len() + to.len());
+        text.push_str(&target);
+        text.push_str(&from);
+        text.push_str(&to);
+        // Parsed messages are far below 4 GB; a longer text reads as empty parts.
+        let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         ADialog {
-            target,
-            from: raw(HeaderName::From),
-            to: raw(HeaderName::To),
+            from_at: at(target.len()),
+            to_at: at(target.len() + from.len()),
+            text: text.into(),
         }
+    }
+
+    fn part(&self, from: u32, to: u32) -> &str {
+        self.text
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+    }
+
+    /// The INVITE's Contact URI (its From URI when it had none).
+    pub(crate) fn target(&self) -> &str {
+        self.part(0, self.from_at)
+    }
+
+    /// The INVITE's From, as written.
+    pub(crate) fn from(&self) -> &str {
+        self.part(self.from_at, self.to_at)
+    }
+
+    /// The INVITE's To, as written.
+    pub(crate) fn to(&self) -> &str {
+        self.text.get(self.to_at as usize..).unwrap_or_default()
     }
 }
 
@@ -85,7 +115,7 @@ pub(crate) struct LegB {
     /// Abandoned by failover or timeout: a late 2xx is ACKed and hung up.
     pub(crate) abandoned: bool,
     /// The routing gateway and group lines this attempt holds; drained (once) when released.
-    pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
+    pub(crate) held: Held,
 }
 
 #[derive(Debug)]
@@ -112,7 +142,7 @@ pub(crate) struct Call {
     /// Money held for the call while billing runs; settled or cancelled when it ends.
     pub(crate) grant: Option<tollswitch_billing::Grant>,
     /// Mapping gateway and account lines this call holds, released when it ends.
-    pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
+    pub(crate) held: Held,
 }
 
 /// Engine timers (the transaction layer keeps its own).
@@ -309,7 +339,7 @@ impl LegA {
     ) -> Bytes {
         let d = &self.dialog;
         let via_host = format!("{}:{}", host_of(local), local.port());
-        let b = MessageBuilder::request(method, &d.target)
+        let b = MessageBuilder::request(method, d.target())
             .header(
                 "Via",
                 format!(
@@ -318,8 +348,8 @@ impl LegA {
                 ),
             )
             .header("Max-Forwards", "70")
-            .header("From", format!("{};tag={}", d.to, self.to_tag))
-            .header("To", &*d.from)
+            .header("From", format!("{};tag={}", d.to(), self.to_tag))
+            .header("To", d.from())
             .header("Call-ID", &*self.call_id)
             .header("CSeq", format!("{} {method}", self.cseq))
             .header("Contact", contact(local));

@@ -716,7 +716,7 @@ impl B2bua {
             None => None,
         };
         drop(ledger);
-        let mut held = Vec::new();
+        let mut held = crate::call::Held::new();
         if let Some(m) = &decision.mapping_gateway {
             held.push((Kind::MappingGateway, m.name.clone()));
         }
@@ -995,7 +995,7 @@ impl B2bua {
             heard: false,
             provisional: false,
             abandoned: false,
-            held: Vec::new(),
+            held: crate::call::Held::new(),
         };
         let Some(a_invite) = &call.a.invite else {
             // Leg A was answered already: there is nothing left to try.
@@ -1020,7 +1020,8 @@ impl B2bua {
                     .map_or(self.config.invite_timeout, |s| {
                         Duration::from_secs(u64::from(s))
                     });
-                let mut held = vec![(Kind::RoutingGateway, Arc::from(gw.name.as_str()))];
+                let mut held = crate::call::Held::new();
+                held.push((Kind::RoutingGateway, Arc::from(gw.name.as_str())));
                 for g in &gw.groups {
                     held.push((Kind::GatewayGroup, g.name.clone()));
                 }

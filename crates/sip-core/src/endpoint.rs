@@ -204,7 +204,7 @@ struct Tx {
     pending_cancel: bool,
     retransmits: u16,
     /// Shared with the index (one allocation for both).
-    key: Arc<TxKey>,
+    key: Arc<str>,
     peer: Peer,
     /// The request, while a response (server) or a CANCEL or ACK (client) may still be built
     /// from it.
@@ -213,7 +213,7 @@ struct Tx {
     /// Server: the last response sent, while a retransmitted request must be answered with it.
     last_sent: Option<Bytes>,
     timers: Deadlines,
-    merge_key: Option<Arc<MergeKey>>,
+    merge_key: Option<Arc<str>>,
     /// Server: received/rport to add to the top Via of responses (RFC 3261 §18.2.1, RFC 3581).
     via_patch: Option<ViaPatch>,
 }
@@ -227,8 +227,8 @@ type ViaPatch = (Option<IpAddr>, Option<u16>);
 pub struct Endpoint {
     config: Config,
     txs: HashMap<u64, Box<Tx>>,
-    index: HashMap<Arc<TxKey>, u64>,
-    merged: HashMap<Arc<MergeKey>, u64>,
+    index: HashMap<Arc<str>, u64>,
+    merged: HashMap<Arc<str>, u64>,
     timers: TimerTable,
     out: VecDeque<Output>,
     next_id: u64,
@@ -378,7 +378,7 @@ impl Endpoint {
             return Err(TxError::NoBranch);
         }
         let key = TxKey::client(&req).ok_or(TxError::NoBranch)?;
-        if self.index.contains_key(&key) {
+        if self.index.contains_key(key.as_str()) {
             return Err(TxError::Duplicate);
         }
         let invite = method == Method::Invite;
@@ -393,7 +393,7 @@ impl Endpoint {
             } else {
                 TxState::Trying
             },
-            key: Arc::new(key),
+            key: key.into_arc(),
             peer: dest,
             last_sent: Some(req.as_bytes().clone()),
             request: {
@@ -535,7 +535,7 @@ impl Endpoint {
             return;
         };
         let key = TxKey::server(&msg, KeyMethod::of(&method));
-        if let Some(&id) = self.index.get(&key) {
+        if let Some(&id) = self.index.get(key.as_str()) {
             self.on_request_retransmission(now, id, &method, msg);
             return;
         }
@@ -549,7 +549,7 @@ impl Endpoint {
             return;
         }
         if let Some(mk) = MergeKey::of(&msg)
-            && self.merged.contains_key(&mk)
+            && self.merged.contains_key(mk.as_str())
         {
             // Merged request (RFC 3261 §8.2.2.2): answer 482 in its own transaction.
             let id = self.new_server_tx(now, source, key, msg, None);
@@ -559,7 +559,7 @@ impl Endpoint {
         let merge_key = MergeKey::of(&msg);
         if method == Method::Cancel {
             let invite_key = TxKey::server(&msg, KeyMethod::Invite);
-            let invite = self.index.get(&invite_key).copied();
+            let invite = self.index.get(invite_key.as_str()).copied();
             let id = self.new_server_tx(now, source, key, msg.clone(), None);
             match invite.and_then(|i| self.txs.get(&i).map(|t| (i, t.state))) {
                 Some((inv, TxState::Proceeding)) => {
@@ -626,7 +626,7 @@ impl Endpoint {
             self.event(Event::StrayResponse { msg, source });
             return;
         };
-        let Some(&id) = self.index.get(&key) else {
+        let Some(&id) = self.index.get(key.as_str()) else {
             self.event(Event::StrayResponse { msg, source });
             return;
         };
@@ -773,7 +773,7 @@ impl Endpoint {
             } else {
                 TxState::Trying
             },
-            key: Arc::new(key),
+            key: key.into_arc(),
             peer: target,
             request: {
                 let mut msg = msg;
@@ -785,7 +785,7 @@ impl Endpoint {
             retransmits: 0,
             provisional_seen: false,
             pending_cancel: false,
-            merge_key: merge_key.map(Arc::new),
+            merge_key: merge_key.map(MergeKey::into_arc),
             via_patch,
         })
     }

@@ -20,78 +20,88 @@ impl KeyMethod {
     }
 }
 
-/// Identifies a transaction from a message.
+/// Identifies a transaction from a message: one string holding the kind, the method and the
+/// matching fields, separated by line feeds (which none of them but the last may hold), so a
+/// key costs one allocation and the index and the transaction share it (as an `Arc<str>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum TxKey {
-    /// RFC 3261 server key: branch (with magic cookie), sent-by, method.
-    Server {
-        /// The branch, a line feed (which neither may hold) and the sent-by in lower case: one
-        /// allocation for the two.
-        branch_sent_by: Box<str>,
-        method: KeyMethod,
-    },
-    /// RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number, top Via, method.
-    Server2543 {
-        ruri: Box<str>,
-        from_tag: Box<str>,
-        call_id: Box<str>,
-        cseq: u32,
-        via: Box<str>,
-        method: KeyMethod,
-    },
-    /// Client key: our branch and the CSeq method.
-    Client { branch: Box<str>, method: KeyMethod },
+pub(crate) struct TxKey(String);
+
+impl KeyMethod {
+    fn push_to(&self, key: &mut String) {
+        key.push_str(match self {
+            KeyMethod::Invite => "INVITE",
+            KeyMethod::Cancel => "CANCEL",
+            KeyMethod::Other(m) => m.as_str(),
+        });
+    }
 }
 
 impl TxKey {
     /// The server key of a request; `method` overrides the request's (CANCEL looks up its
-    /// INVITE with [`KeyMethod::Invite`]).
+    /// INVITE with [`KeyMethod::Invite`]). RFC 3261 §17.2.3: branch, sent-by (case-insensitive)
+    /// and method; without a magic-cookie branch the RFC 2543 fallback: Request-URI, From tag,
+    /// Call-ID, CSeq number, top Via and method.
     pub(crate) fn server(req: &Message, method: KeyMethod) -> TxKey {
         let via = req.top_via();
+        let mut key = String::with_capacity(96);
         if via.has_rfc3261_branch() {
-            let branch = via.branch().unwrap_or_default();
-            let sent_by = via.sent_by();
-            let mut key = String::with_capacity(branch.len() + 1 + sent_by.len());
-            key.push_str(branch);
+            key.push_str("S\n");
+            method.push_to(&mut key);
             key.push('\n');
-            key.extend(sent_by.chars().map(|c| c.to_ascii_lowercase()));
-            TxKey::Server {
-                branch_sent_by: key.into(),
-                method,
-            }
+            key.push_str(via.branch().unwrap_or_default());
+            key.push('\n');
+            key.extend(via.sent_by().chars().map(|c| c.to_ascii_lowercase()));
         } else {
-            TxKey::Server2543 {
-                ruri: req.request_uri_str().unwrap_or_default().into(),
-                from_tag: req.from_tag().unwrap_or_default().into(),
-                call_id: req.call_id().into(),
-                cseq: req.cseq().seq,
-                via: String::from_utf8_lossy(req.top_via_raw()).into(),
-                method,
+            key.push_str("O\n");
+            method.push_to(&mut key);
+            for part in [
+                req.request_uri_str().unwrap_or_default(),
+                req.from_tag().unwrap_or_default(),
+                req.call_id(),
+            ] {
+                key.push('\n');
+                key.push_str(part);
             }
+            key.push('\n');
+            key.push_str(&req.cseq().seq.to_string());
+            // Last: a folded Via may hold line feeds.
+            key.push('\n');
+            key.push_str(&String::from_utf8_lossy(req.top_via_raw()));
         }
+        TxKey(key)
     }
 
-    /// The client key of a response (or of a request we send).
+    /// The client key of a response (or of a request we send): our branch and the CSeq
+    /// method (§17.1.3).
     pub(crate) fn client(msg: &Message) -> Option<TxKey> {
-        Some(TxKey::Client {
-            branch: msg.branch()?.into(),
-            method: match &msg.cseq().method {
-                Method::Ack => return None,
-                m => KeyMethod::of(m),
-            },
-        })
+        let method = match &msg.cseq().method {
+            Method::Ack => return None,
+            m => KeyMethod::of(m),
+        };
+        let branch = msg.branch()?;
+        let mut key = String::with_capacity(branch.len() + 12);
+        key.push_str("C\n");
+        method.push_to(&mut key);
+        key.push('\n');
+        key.push_str(branch);
+        Some(TxKey(key))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as stored (exact size, shared by the index and the transaction).
+    pub(crate) fn into_arc(self) -> std::sync::Arc<str> {
+        self.0.into()
     }
 }
 
 /// A request without To tag is a merged copy (forked back to us) when another transaction
-/// already has the same From tag, Call-ID and CSeq (RFC 3261 §8.2.2.2).
+/// already has the same From tag, Call-ID and CSeq (RFC 3261 §8.2.2.2): those and the method
+/// in one string, as [`TxKey`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct MergeKey {
-    /// From tag, a line feed (which neither may hold) and Call-ID: one allocation.
-    tag_call_id: Box<str>,
-    cseq: u32,
-    method: Method,
-}
+pub(crate) struct MergeKey(String);
 
 impl MergeKey {
     pub(crate) fn of(req: &Message) -> Option<MergeKey> {
@@ -99,14 +109,24 @@ impl MergeKey {
             return None;
         }
         let (tag, call_id) = (req.from_tag()?, req.call_id());
-        let mut key = String::with_capacity(tag.len() + 1 + call_id.len());
+        let cseq = req.cseq();
+        let mut key = String::with_capacity(tag.len() + call_id.len() + 24);
         key.push_str(tag);
         key.push('\n');
         key.push_str(call_id);
-        Some(MergeKey {
-            tag_call_id: key.into(),
-            cseq: req.cseq().seq,
-            method: req.cseq().method.clone(),
-        })
+        key.push('\n');
+        key.push_str(&cseq.seq.to_string());
+        key.push('\n');
+        key.push_str(cseq.method.as_str());
+        Some(MergeKey(key))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as stored.
+    pub(crate) fn into_arc(self) -> std::sync::Arc<str> {
+        self.0.into()
     }
 }
