@@ -1,9 +1,11 @@
 //! The web console in a real browser: headless Chromium, driven over WebDriver (chromedriver)
 //! with fantoccini, against the real `tollswitch` binary, with SIPp placing a call. An operator
-//! logs in, creates a routing gateway, sees a bad address refused next to its field, watches a
-//! call appear in current calls, hangs it up, finds it in the CDR search, and logs out. Every
-//! page is photographed at 1366×768 and 1920×1080 into `target/console-screenshots/` and must
-//! not scroll sideways.
+//! logs in, creates a routing gateway (with no lines: marked at its limit on the dashboard),
+//! sees a bad address refused next to its field, watches a call appear in current calls and
+//! on its gateways in the dashboard, hangs it up, finds it in the CDR search, sees the
+//! dashboard count the attempt and the reports chart the gateway's ASR over time, and logs
+//! out. Every page is photographed at 1366×768 and 1920×1080 into
+//! `target/console-screenshots/` and must not scroll sideways.
 //!
 //! Every process (chromedriver and the browser below it, the switch, SIPp) is started here and
 //! ended by its PID when the test ends, also when it fails. Every wait polls a condition until
@@ -446,6 +448,7 @@ async fn create_routing_gateway(c: &Client, base: &str) {
             ("targets", "127.0.0.1:5999"),
             ("prefixes", "999"),
             ("priority", "5"),
+            ("line_limit", "0"),
         ],
     )
     .await;
@@ -497,8 +500,48 @@ async fn bad_address_is_refused_at_its_field(c: &Client, base: &str) {
     assert_eq!(others.len(), 1, "only the targets are wrong");
 }
 
+/// The cells of the dashboard's gateways row named `name` (Gateway, Kind, State, Calls, Line
+/// limit, Attempts, ASR, ACD) and then the row's classes; `None` when there is no such row.
+async fn gateway_row(c: &Client, name: &str) -> Option<Vec<String>> {
+    let row = c
+        .execute(
+            "for (const r of document.querySelectorAll('tbody[data-gateways] tr')) {
+               if (r.cells[0] && r.cells[0].textContent === arguments[0]) {
+                 return Array.from(r.cells, (td) => td.textContent).concat([r.className]);
+               }
+             }
+             return null;",
+            vec![json!(name)],
+        )
+        .await
+        .ok()?;
+    serde_json::from_value(row).ok()
+}
+
+/// Waits until the dashboard's row of gateway `name` passes `check`, without reloading (the
+/// page's script refreshes it); its cells.
+async fn gateway_row_shows(
+    c: &Client,
+    name: &str,
+    what: &str,
+    check: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let check = &check;
+    eventually(
+        &format!("{name} on the dashboard: {what}"),
+        Duration::from_secs(25),
+        move || async move {
+            let row = gateway_row(c, name).await?;
+            check(&row).then_some(row)
+        },
+    )
+    .await
+}
+
 /// Places a call held for 30 s, sees it appear in current calls (refreshed by the page's
-/// script, no reload), hangs it up from the page, and finds its CDR.
+/// script, no reload) and on its gateways in the dashboard, hangs it up from the page, finds
+/// its CDR, sees the dashboard count the attempt (refreshed by the script) and the reports
+/// chart the gateway over time.
 async fn a_call_is_seen_hung_up_and_found(c: &Client, base: &str, switch: &Switch, vendor_a: u16) {
     c.goto(&format!("{base}/calls")).await.expect("open calls");
     shows(c, "/calls", "tbody[data-calls]", "No calls in progress.").await;
@@ -525,6 +568,24 @@ async fn a_call_is_seen_hung_up_and_found(c: &Client, base: &str, switch: &Switc
     );
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_dir().join("calls-in-progress.png"), png).expect("write");
+    // The dashboard: the call on its routing and mapping gateway; the gateway created without
+    // lines is marked at its limit.
+    c.goto(&format!("{base}/")).await.expect("open dashboard");
+    let vendor = gateway_row_shows(c, "vendor-a-gw", "1 call", |r| r[3] == "1").await;
+    assert_eq!(
+        (vendor[1].as_str(), vendor[4].as_str()),
+        ("routing", "none")
+    );
+    gateway_row_shows(c, "sipp-uac", "1 call", |r| {
+        r[1] == "mapping" && r[3] == "1"
+    })
+    .await;
+    let full = gateway_row_shows(c, "browser-gw", "at its limit", |r| r[8] == "full").await;
+    assert!(full[2].contains("at line limit"), "{full:?}");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join("dashboard-gateways-in-call.png"), png).expect("write");
+    c.goto(&format!("{base}/calls")).await.expect("open calls");
+    shows(c, "/calls", "tbody[data-calls]", "connected").await;
     c.find(Locator::Css("tbody[data-calls] button.danger"))
         .await
         .expect("a hang-up button")
@@ -565,6 +626,39 @@ async fn a_call_is_seen_hung_up_and_found(c: &Client, base: &str, switch: &Switc
         csv.starts_with("/api/v1/cdrs.csv?") && csv.contains("callee_prefix=44123"),
         "{csv}"
     );
+    // The dashboard's script brings the attempt in once the hour figures are read again
+    // (every 10 s at most): one attempt, answered.
+    c.goto(&format!("{base}/")).await.expect("open dashboard");
+    gateway_row_shows(c, "vendor-a-gw", "0 calls, 1 attempt at 100 %", |r| {
+        r[3] == "0" && r[5] == "1" && r[6] == "100.0 %"
+    })
+    .await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(
+        screenshot_dir().join("dashboard-gateways-after-call.png"),
+        png,
+    )
+    .expect("write");
+    // Reports: the gateway's ASR and ACD over time, with a legend.
+    c.goto(&format!("{base}/reports"))
+        .await
+        .expect("open reports");
+    shows(c, "/reports", "section.over-time", "ASR per hour").await;
+    let legend = text(c, "section.over-time ul.legend").await;
+    assert!(legend.contains("vendor-a-gw (1)"), "{legend}");
+    let dots = c
+        .find_all(Locator::Css("section.over-time circle.series"))
+        .await
+        .expect("points");
+    assert_eq!(dots.len(), 2, "one ASR and one ACD point");
+    c.execute(
+        "document.querySelector('section.over-time').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join("reports-gateways-over-time.png"), png).expect("write");
 }
 
 async fn log_out(c: &Client, base: &str) {

@@ -21,7 +21,7 @@
 //! | `PUT /api/v1/objects/{kind}/{name}` | operator | create or replace it (validated like a provisioning set; audited) |
 //! | `DELETE /api/v1/objects/{kind}/{name}` | operator | remove it (refused while others refer to it) |
 //! | `POST /api/v1/rate-tables/{name}/import` | operator | replace a table's rates from a CSV body (all or nothing; per-line errors) |
-//! | `GET /api/v1/live` | viewer | the running switch's counters |
+//! | `GET /api/v1/live` | viewer | the running switch's counters; every gateway with its calls, limit and last-hour ASR/ACD |
 //! | `GET /api/v1/calls` | viewer | calls in progress: numbers, gateways, state, start and answer times |
 //! | `DELETE /api/v1/calls/{call_id}` | operator | hang a call up (audited) |
 //! | `GET /api/v1/route/explain?from_ip&caller&callee[&digest_user][&at]` | viewer | the running switch's decision, explained |
@@ -113,6 +113,8 @@ pub struct ApiState {
     pub live: Arc<dyn Live>,
     /// Serialises the read-modify-apply of object edits on this node.
     pub edits: Arc<tokio::sync::Mutex<()>>,
+    /// The last-hour figures of `/api/v1/live`, reused for a few seconds (see [`ops::live`]).
+    hour_figures: Arc<tokio::sync::Mutex<Option<Arc<ops::HourFigures>>>>,
 }
 
 impl ApiState {
@@ -122,6 +124,7 @@ impl ApiState {
             storage,
             live,
             edits: Arc::new(tokio::sync::Mutex::new(())),
+            hour_figures: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 }

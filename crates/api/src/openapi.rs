@@ -207,7 +207,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "get",
         "/api/v1/live",
         V,
-        "Counters of the running switch",
+        "Counters of the running switch; every gateway with calls, line limit and last-hour ASR/ACD",
         &[],
         false,
     ),
@@ -239,6 +239,87 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
 ];
 
+/// The schema of a route's JSON answer: described for the ones a dashboard reads, open
+/// (`{}`) for the rest.
+fn response_schema(route: &RouteDoc) -> Value {
+    match (route.method, route.path) {
+        ("get", "/api/v1/live") => json!({"$ref": "#/components/schemas/Live"}),
+        _ => json!({}),
+    }
+}
+
+fn integer(description: &str) -> Value {
+    json!({"type": "integer", "minimum": 0, "description": description})
+}
+
+/// `GET /api/v1/live`. The counters of the running switch are absent when there is none.
+fn live_schema() -> Value {
+    let counters = json!({"type": "object", "additionalProperties": {"type": "integer"}});
+    json!({
+        "type": "object",
+        "required": ["traffic", "routing_gateways", "mapping_gateways"],
+        "properties": {
+            "calls": integer("Calls in progress"),
+            "transactions_and_calls": integer("SIP transactions and calls in progress"),
+            "lines": {
+                "type": "array",
+                "description": "Calls in progress per limited object (the line counters)",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["MappingGateway", "Account", "RoutingGateway", "GatewayGroup"]},
+                        "name": {"type": "string"},
+                        "calls": integer("Calls in progress")
+                    }
+                }
+            },
+            "sip": counters.clone(),
+            "cdr": counters,
+            "traffic": {
+                "type": "object",
+                "properties": {
+                    "rate_window_secs": integer("Window of calls_started, seconds (10)"),
+                    "calls_started": integer("Calls started in the rate window"),
+                    "asr_window_secs": integer("Window of the figures below and of the gateways' figures, seconds (3600)"),
+                    "hour_figures_at_ms": {"type": "integer", "description": "When the last-hour figures were read (unix ms); they are reused for up to 10 s"},
+                    "attempts": integer("Calls in the last hour"),
+                    "answered": integer("Answered calls in the last hour"),
+                    "asr_bp": integer("ASR of the last hour, basis points (10000 = 100 %)"),
+                    "acd_secs": integer("ACD of the last hour, seconds")
+                }
+            },
+            "routing_gateways": {
+                "type": "array",
+                "description": "Every provisioned routing gateway, by name; attempts count every time the gateway was tried",
+                "items": {"$ref": "#/components/schemas/GatewayStatus"}
+            },
+            "mapping_gateways": {
+                "type": "array",
+                "description": "Every provisioned mapping gateway, by name",
+                "items": {"$ref": "#/components/schemas/GatewayStatus"}
+            }
+        }
+    })
+}
+
+/// One gateway in `GET /api/v1/live`.
+fn gateway_status_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["name", "enabled", "calls", "line_limit", "attempts", "answered", "asr_bp", "acd_secs"],
+        "properties": {
+            "name": {"type": "string"},
+            "enabled": {"type": "boolean", "description": "Whether it takes calls"},
+            "calls": integer("Calls in progress now (the switch's line counter; 0 without a running switch)"),
+            "line_limit": {"type": "integer", "minimum": 0, "nullable": true, "description": "Maximum concurrent calls; null is unlimited"},
+            "attempts": integer("Attempts in the last hour"),
+            "answered": integer("Answered attempts in the last hour"),
+            "asr_bp": integer("ASR of the last hour, basis points (10000 = 100 %)"),
+            "acd_secs": integer("ACD of the last hour, seconds")
+        }
+    })
+}
+
 /// The OpenAPI 3.0 document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -258,7 +339,7 @@ pub fn document() -> Value {
         let media = if route.path.ends_with(".csv") {
             json!({"text/csv": {"schema": {"type": "string"}}})
         } else {
-            json!({"application/json": {"schema": {}}})
+            json!({"application/json": {"schema": response_schema(route)}})
         };
         let mut responses = json!({
             "200": {"description": "OK", "content": media},
@@ -307,6 +388,8 @@ pub fn document() -> Value {
                 "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE}
             },
             "schemas": {
+                "Live": live_schema(),
+                "GatewayStatus": gateway_status_schema(),
                 "Error": {
                     "type": "object",
                     "required": ["code", "message"],

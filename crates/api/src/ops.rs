@@ -9,12 +9,15 @@ use crate::{ApiState, now_ms};
 use axum::body::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 use tollswitch_model::cdr::{Cdr, LedgerEntry};
 use tollswitch_model::params;
 use tollswitch_model::provisioning::{Provisioning, ProvisioningError};
 use tollswitch_model::{Money, SipCode};
 use tollswitch_storage::{
-    CdrFilter, ImportError, ImportOptions, ImportSummary, Role, StorageError, TimeRange,
+    CdrFilter, GatewayKind, ImportError, ImportOptions, ImportSummary, Role, StorageError,
+    TimeRange, TrafficStats,
 };
 
 /// A session handed out by [`login`].
@@ -423,19 +426,87 @@ pub async fn hangup(s: &ApiState, caller: &Caller, call_id: &str) -> Result<(), 
 
 /// The window of the call rate in [`live`].
 const RATE_WINDOW_MS: i64 = 10_000;
-/// The window of the ASR and ACD in [`live`].
+/// The window of the ASR and ACD in [`live`], overall and per gateway.
 const ASR_WINDOW_MS: i64 = 3_600_000;
+/// How long [`live`] reuses its last-hour figures: a dashboard polling every 2.5 s then reads
+/// the hour's CDRs every 10 s, however many operators have it open.
+pub const HOUR_FIGURES_TTL_MS: i64 = 10_000;
 
-/// The running switch's counters, plus `traffic`: calls started in the last 10 s (stored
-/// CDRs and calls in progress) for the call rate, and ASR and ACD over the CDRs of the last
-/// hour.
+/// The figures over the CDRs of the last hour that [`live`] shows, read at `at_ms`.
+#[derive(Debug, Default)]
+pub struct HourFigures {
+    /// When they were read, unix milliseconds.
+    pub at_ms: i64,
+    /// Every call.
+    pub traffic: TrafficStats,
+    /// Per routing gateway (attempts count every try).
+    pub routing_gateways: HashMap<String, TrafficStats>,
+    /// Per mapping gateway.
+    pub mapping_gateways: HashMap<String, TrafficStats>,
+}
+
+/// The last-hour figures as of `now`: the cached ones while younger than
+/// [`HOUR_FIGURES_TTL_MS`], else read again. Concurrent callers wait for one read instead of
+/// each running the queries.
+async fn hour_figures(s: &ApiState, now: i64) -> Result<Arc<HourFigures>, ApiError> {
+    let mut cached = s.hour_figures.lock().await;
+    if let Some(f) = cached.as_ref()
+        && (0..HOUR_FIGURES_TTL_MS).contains(&(now - f.at_ms))
+    {
+        return Ok(f.clone());
+    }
+    let hour = TimeRange::new(now - ASR_WINDOW_MS, now);
+    let fresh = Arc::new(HourFigures {
+        at_ms: now,
+        traffic: s.storage.traffic(hour).await?,
+        routing_gateways: s
+            .storage
+            .report_by_routing_gateway(hour)
+            .await?
+            .into_iter()
+            .map(|r| (r.routing_gateway, r.stats))
+            .collect(),
+        mapping_gateways: s
+            .storage
+            .report_by_mapping_gateway(hour)
+            .await?
+            .into_iter()
+            .map(|r| (r.mapping_gateway, r.stats))
+            .collect(),
+    });
+    *cached = Some(fresh.clone());
+    Ok(fresh)
+}
+
+/// Calls in progress per (kind, name) from the `lines` of the switch's counters; kinds as
+/// the counters spell them (`RoutingGateway`, `MappingGateway`).
+fn line_counts(stats: &Value) -> HashMap<(&str, &str), u64> {
+    let Some(lines) = stats.get("lines").and_then(Value::as_array) else {
+        return HashMap::new();
+    };
+    lines
+        .iter()
+        .filter_map(|l| {
+            let kind = l.get("kind")?.as_str()?;
+            let name = l.get("name")?.as_str()?;
+            Some(((kind, name), l.get("calls")?.as_u64()?))
+        })
+        .collect()
+}
+
+/// The running switch's counters, plus
+/// - `traffic`: calls started in the last 10 s (stored CDRs and calls in progress) for the
+///   call rate, and ASR and ACD over the CDRs of the last hour;
+/// - `routing_gateways` and `mapping_gateways`: every provisioned gateway with `enabled`, its
+///   calls in progress (the switch's line counters), `line_limit` (`null`: unlimited) and its
+///   attempts, answers, ASR and ACD over the last hour.
+///
+/// The last-hour figures are up to [`HOUR_FIGURES_TTL_MS`] old (`traffic.hour_figures_at_ms`
+/// says when they were read); calls, limits and `enabled` are current.
 pub async fn live(s: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
     caller.require(Role::Viewer)?;
     let now = now_ms();
-    let hour = s
-        .storage
-        .traffic(TimeRange::new(now - ASR_WINDOW_MS, now))
-        .await?;
+    let hour = hour_figures(s, now).await?;
     let recent = s
         .storage
         .traffic(TimeRange::new(now - RATE_WINDOW_MS, now))
@@ -455,19 +526,53 @@ pub async fn live(s: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
         "rate_window_secs": RATE_WINDOW_MS / 1000,
         "calls_started": recent.attempts + in_progress as u64,
         "asr_window_secs": ASR_WINDOW_MS / 1000,
-        "attempts": hour.attempts,
-        "answered": hour.answered,
-        "asr_bp": hour.asr_bp,
-        "acd_secs": hour.acd_secs,
+        "hour_figures_at_ms": hour.at_ms,
+        "attempts": hour.traffic.attempts,
+        "answered": hour.traffic.answered,
+        "asr_bp": hour.traffic.asr_bp,
+        "acd_secs": hour.traffic.acd_secs,
     });
-    let mut stats = s.live.stats();
-    match stats.as_object_mut() {
-        Some(map) => {
-            map.insert("traffic".into(), traffic);
+    let settings = s.storage.gateway_settings().await?;
+    let stats = s.live.stats();
+    let (routing, mapping) = {
+        let calls = line_counts(&stats);
+        let mut routing = Vec::new();
+        let mut mapping = Vec::new();
+        for g in &settings {
+            let (counter, figures, out) = match g.kind {
+                GatewayKind::RoutingGateway => {
+                    ("RoutingGateway", &hour.routing_gateways, &mut routing)
+                }
+                GatewayKind::MappingGateway => {
+                    ("MappingGateway", &hour.mapping_gateways, &mut mapping)
+                }
+            };
+            let f = figures.get(&g.name).copied().unwrap_or_default();
+            out.push(json!({
+                "name": g.name,
+                "enabled": g.enabled,
+                "calls": calls.get(&(counter, g.name.as_str())).copied().unwrap_or(0),
+                "line_limit": g.line_limit,
+                "attempts": f.attempts,
+                "answered": f.answered,
+                "asr_bp": f.asr_bp,
+                "acd_secs": f.acd_secs,
+            }));
         }
-        None => stats = json!({"switch": stats, "traffic": traffic}),
-    }
-    Ok(stats)
+        (routing, mapping)
+    };
+    let mut map = match stats {
+        Value::Object(map) => map,
+        other => {
+            let mut map = serde_json::Map::new();
+            map.insert("switch".into(), other);
+            map
+        }
+    };
+    map.insert("traffic".into(), traffic);
+    map.insert("routing_gateways".into(), Value::Array(routing));
+    map.insert("mapping_gateways".into(), Value::Array(mapping));
+    Ok(Value::Object(map))
 }
 
 /// A CDR search as the API and the console take it: a time range (default: the last 24 hours)

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tollswitch_api::{ApiState, NoLive, auth, router};
+use tollswitch_api::{ApiState, Live, NoLive, auth, router};
 use tollswitch_storage::{Role, Storage};
 use tower::ServiceExt;
 
@@ -34,6 +34,11 @@ impl Drop for Fixture {
 }
 
 async fn fixture(name: &str) -> Fixture {
+    fixture_with(name, Arc::new(NoLive)).await
+}
+
+/// A fixture whose API sees `live` as the running switch.
+async fn fixture_with(name: &str, live: Arc<dyn Live>) -> Fixture {
     let dir = std::env::temp_dir().join(format!("tollswitch-api-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let url = tollswitch_storage::sqlite_url_for_data_dir(&dir).expect("url");
@@ -60,7 +65,7 @@ async fn fixture(name: &str) -> Fixture {
             .expect("token");
         tokens.push((role, token));
     }
-    let app = router(ApiState::new(storage.clone(), Arc::new(NoLive)));
+    let app = router(ApiState::new(storage.clone(), live));
     Fixture {
         app,
         storage,
@@ -696,4 +701,139 @@ async fn live_counters_carry_the_recent_call_rate_and_asr() {
         (json!(3), json!(1))
     );
     assert_eq!(traffic["asr_bp"], 3_333);
+}
+
+/// A running switch with fixed line counters.
+struct Lines(Value);
+
+impl Live for Lines {
+    fn stats(&self) -> Value {
+        json!({"calls": 2, "lines": self.0})
+    }
+}
+
+/// `cdr` tried on `tried` (gateway, code) in order; answered on a 2xx, talking 30 s.
+fn tried_cdr(id: &str, start_ms: i64, tried: &[(&str, u16)]) -> tollswitch_model::cdr::Cdr {
+    let mut c = cdr(id, "acme", "4420", start_ms);
+    c.tried = serde_json::from_value(Value::Array(
+        tried
+            .iter()
+            .map(|(g, code)| json!({"gateway": g, "code": code}))
+            .collect(),
+    ))
+    .expect("attempts");
+    c.routing_gateway = tried.last().map(|(g, _)| (*g).to_owned());
+    if tried
+        .last()
+        .is_some_and(|(_, code)| (200..300).contains(code))
+    {
+        c.final_code = tollswitch_model::SipCode::OK;
+        c.connect_ms = Some(start_ms + 2_000);
+        c.hold_time_ms = 30_000;
+        c.billed_secs = 30;
+        c.end_ms = start_ms + 32_000;
+    }
+    c
+}
+
+#[tokio::test]
+async fn live_lists_every_gateway_with_its_calls_limit_and_last_hour_asr() {
+    let lines = json!([
+        {"kind": "RoutingGateway", "name": "gw-a", "calls": 2},
+        {"kind": "MappingGateway", "name": "acme-pbx", "calls": 2},
+        {"kind": "Account", "name": "acme", "calls": 2},
+        {"kind": "RoutingGateway", "name": "removed-gw", "calls": 1},
+    ]);
+    let f = fixture_with("live-gateways", Arc::new(Lines(lines))).await;
+    let p = toml::from_str(
+        r#"
+[[account]]
+name = "acme"
+currency = "USD"
+balance = "10"
+
+[[account]]
+name = "carrier"
+kind = "vendor"
+currency = "USD"
+
+[[mapping_gateway]]
+name = "acme-pbx"
+account = "acme"
+sources = ["192.0.2.10"]
+line_limit = 5
+
+[[routing_gateway]]
+name = "gw-a"
+vendor_account = "carrier"
+targets = [{ host = "192.0.2.1", port = 5060 }]
+prefixes = ["44"]
+line_limit = 2
+
+[[routing_gateway]]
+name = "gw-b"
+vendor_account = "carrier"
+targets = [{ host = "192.0.2.2", port = 5060 }]
+prefixes = ["44"]
+enabled = false
+"#,
+    )
+    .expect("provisioning");
+    f.storage.apply(&p).await.expect("apply");
+    let now = tollswitch_api::now_ms();
+    // gw-a: tried 3 times in the last hour, answered once (30 s); gw-b answered c2 after gw-a
+    // failed. The call of two hours ago does not count.
+    let cdrs = [
+        tried_cdr("c1", now - 60_000, &[("gw-a", 200)]),
+        tried_cdr("c2", now - 50_000, &[("gw-a", 503), ("gw-b", 200)]),
+        tried_cdr("c3", now - 40_000, &[("gw-a", 486)]),
+        tried_cdr("old", now - 7_200_000, &[("gw-a", 200)]),
+    ];
+    f.storage.insert_cdrs(&cdrs).await.expect("insert");
+    let t = f.token(Role::Viewer);
+    let (status, live, _) = call(&f, "GET", "/api/v1/live", Some(t), None).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert_eq!(
+        live["routing_gateways"],
+        json!([
+            {"name": "gw-a", "enabled": true, "calls": 2, "line_limit": 2,
+             "attempts": 3, "answered": 1, "asr_bp": 3_333, "acd_secs": 30},
+            {"name": "gw-b", "enabled": false, "calls": 0, "line_limit": null,
+             "attempts": 1, "answered": 1, "asr_bp": 10_000, "acd_secs": 30},
+        ]),
+        "{live}"
+    );
+    assert_eq!(
+        live["mapping_gateways"],
+        json!([
+            {"name": "acme-pbx", "enabled": true, "calls": 2, "line_limit": 5,
+             "attempts": 3, "answered": 2, "asr_bp": 6_667, "acd_secs": 30},
+        ]),
+        "{live}"
+    );
+    assert_eq!(live["lines"].as_array().map(Vec::len), Some(4), "kept");
+    // The hour figures are reused for a few seconds: a new CDR shows up in them later, while
+    // limits and calls are current.
+    let at = live["traffic"]["hour_figures_at_ms"]
+        .as_i64()
+        .expect("when");
+    assert!((now..now + 5_000).contains(&at), "{at} vs {now}");
+    f.storage
+        .insert_cdrs(&[tried_cdr("c4", now - 30_000, &[("gw-a", 200)])])
+        .await
+        .expect("insert");
+    let (_, again, _) = call(&f, "GET", "/api/v1/live", Some(t), None).await;
+    if again["traffic"]["hour_figures_at_ms"] == json!(at) {
+        assert_eq!(again["routing_gateways"][0]["attempts"], 3, "{again}");
+        assert_eq!(again["traffic"]["attempts"], 3, "{again}");
+    }
+    assert!(
+        tollswitch_api::now_ms() - at >= tollswitch_api::ops::HOUR_FIGURES_TTL_MS
+            || again["traffic"]["hour_figures_at_ms"] == json!(at),
+        "read again before the figures were {} ms old",
+        tollswitch_api::ops::HOUR_FIGURES_TTL_MS
+    );
+    // Without credentials, nothing.
+    let (status, _, _) = call(&f, "GET", "/api/v1/live", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -120,6 +120,7 @@
     setText("acd", num(t.acd_secs) + " s");
     setText("cdr_pending", String(num(cdr.pending)));
     setText("cdr_stored", String(num(cdr.stored)));
+    showGateways(live);
     var body = document.querySelector("tbody[data-lines]");
     if (!body) {
       return;
@@ -132,6 +133,68 @@
       return tr;
     });
     body.replaceChildren.apply(body, rows.length ? rows : [emptyRow("No lines in use.", 3)]);
+  }
+
+  // The same marks as the served table (dashboard.rs); the thresholds come from the table.
+  function gatewayRow(g, kind, lowAsrBp, lowAsrAttempts) {
+    var calls = num(g.calls);
+    var limit = typeof g.line_limit === "number" ? g.line_limit : null;
+    var full = limit !== null && calls >= limit;
+    var disabled = g.enabled === false;
+    var lowAsr = num(g.attempts) >= lowAsrAttempts && num(g.asr_bp) < lowAsrBp;
+    var tr = document.createElement("tr");
+    tr.className = [[full, "full"], [disabled, "disabled"], [lowAsr, "low-asr"]]
+      .filter(function (m) { return m[0]; })
+      .map(function (m) { return m[1]; })
+      .join(" ");
+    var state = document.createElement("span");
+    function badge(text, className) {
+      var b = document.createElement("span");
+      b.className = "badge " + className;
+      b.textContent = text;
+      state.appendChild(b);
+    }
+    if (disabled) {
+      badge("disabled", "off");
+    } else {
+      state.appendChild(document.createTextNode("enabled"));
+    }
+    if (full) {
+      state.appendChild(document.createTextNode(" "));
+      badge("at line limit", "alert");
+    }
+    if (lowAsr) {
+      state.appendChild(document.createTextNode(" "));
+      badge("low ASR", "alert");
+    }
+    var none = document.createElement("span");
+    none.className = "muted";
+    none.textContent = "none";
+    tr.appendChild(cell(g.name));
+    tr.appendChild(cell(kind));
+    tr.appendChild(cell(state));
+    tr.appendChild(cell(calls, "num"));
+    tr.appendChild(cell(limit === null ? none : limit, "num"));
+    tr.appendChild(cell(num(g.attempts), "num"));
+    // No attempts: no ASR; no answer: no ACD (not 0).
+    tr.appendChild(cell(num(g.attempts) > 0 ? percent(num(g.asr_bp)) : "\u2013", "num asr"));
+    tr.appendChild(cell(num(g.answered) > 0 ? num(g.acd_secs) + " s" : "\u2013", "num"));
+    return tr;
+  }
+
+  function showGateways(live) {
+    var body = document.querySelector("tbody[data-gateways]");
+    if (!body) {
+      return;
+    }
+    var lowAsrBp = Number(body.getAttribute("data-low-asr-bp")) || 0;
+    var lowAsrAttempts = Number(body.getAttribute("data-low-asr-attempts")) || 0;
+    var rows = (live.routing_gateways || []).map(function (g) {
+      return gatewayRow(g, "routing", lowAsrBp, lowAsrAttempts);
+    }).concat((live.mapping_gateways || []).map(function (g) {
+      return gatewayRow(g, "mapping", lowAsrBp, lowAsrAttempts);
+    }));
+    body.replaceChildren.apply(body, rows.length ? rows : [emptyRow("No gateways provisioned.", 8)]);
   }
 
   function showCalls(calls) {

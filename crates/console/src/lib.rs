@@ -19,13 +19,13 @@
 //! | path | role | what |
 //! |---|---|---|
 //! | `/login`, `/logout` | – | log in (the API's login and lockout), log out (POST) |
-//! | `/` | viewer | dashboard: calls, call rate, ASR, CDR queue, lines per gateway |
+//! | `/` | viewer | dashboard: calls, call rate, ASR, CDR queue, every gateway (calls, limit, last-hour ASR/ACD, marked when full, disabled or answering little), lines in use |
 //! | `/objects/{kind}` and below | viewer; operator to change | accounts, mapping and routing gateways, gateway groups |
 //! | `/accounts/{name}` | viewer; operator to pay | an account, its balance and payments |
 //! | `/rates`, `/rates/{name}` | viewer; operator to import | rate tables; CSV import with a per-line report |
 //! | `/calls` | viewer; operator to hang up | calls in progress |
 //! | `/cdrs` | viewer | CDR search and CSV export |
-//! | `/reports` | viewer | ASR, ACD, final codes, calls per hour (inline SVG) |
+//! | `/reports` | viewer | ASR, ACD, final codes, calls per hour, ASR and ACD per gateway over time (inline SVG) |
 //! | `/parameters` | viewer; operator to change | system parameters with ranges |
 //! | `/audit`, `/users` | admin | the audit log; users |
 

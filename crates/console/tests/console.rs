@@ -478,3 +478,130 @@ async fn a_rate_deck_upload_lists_every_refused_line() {
         listed.body
     );
 }
+
+/// A CDR to `gateway` at `start_ms`, answered (talking `hold_s` seconds) or failed with 503.
+fn gateway_cdr(
+    id: &str,
+    gateway: &str,
+    start_ms: i64,
+    hold_s: Option<u64>,
+) -> tollswitch_model::cdr::Cdr {
+    let code = if hold_s.is_some() { 200 } else { 503 };
+    let mut c: tollswitch_model::cdr::Cdr = serde_json::from_value(serde_json::json!({
+        "id": id, "account": "acme", "mapping_gateway": "acme-pbx",
+        "caller_received": "15550001", "callee_received": "4420", "caller_sent": "",
+        "callee_sent": "", "caller_ip": "192.0.2.10", "start_ms": start_ms,
+        "end_ms": start_ms + 1000, "hold_time_ms": 0, "billed_secs": 0, "charge": "0",
+        "cost": "0", "final_code": code, "ended_by": "callee", "end_reason": "normal_clearing",
+        "routing_gateway": gateway, "tried": [{"gateway": gateway, "code": code}],
+    }))
+    .expect("a CDR");
+    if let Some(h) = hold_s {
+        c.connect_ms = Some(start_ms + 500);
+        c.hold_time_ms = h * 1000;
+        c.billed_secs = h;
+        c.end_ms = start_ms + 500 + h as i64 * 1000;
+    }
+    c
+}
+
+#[tokio::test]
+async fn the_dashboard_marks_gateways_and_reports_chart_asr_and_acd_over_time() {
+    let f = fixture("gateways").await;
+    let mut p: tollswitch_model::provisioning::Provisioning =
+        toml::from_str(PROVISIONING).expect("provisioning");
+    let more: tollswitch_model::provisioning::Provisioning = toml::from_str(
+        r#"
+[[mapping_gateway]]
+name = "acme-pbx"
+account = "acme"
+sources = ["192.0.2.10"]
+
+[[routing_gateway]]
+name = "gw-poor"
+vendor_account = "carrier"
+targets = [{ host = "192.0.2.1", port = 5060 }]
+prefixes = ["44"]
+
+[[routing_gateway]]
+name = "gw-off"
+vendor_account = "carrier"
+targets = [{ host = "192.0.2.2", port = 5060 }]
+prefixes = ["44"]
+enabled = false
+
+[[routing_gateway]]
+name = "gw-shut"
+vendor_account = "carrier"
+targets = [{ host = "192.0.2.3", port = 5060 }]
+prefixes = ["44"]
+line_limit = 0
+"#,
+    )
+    .expect("gateways");
+    p.mapping_gateways = more.mapping_gateways;
+    p.routing_gateways = more.routing_gateways;
+    f.storage.apply(&p).await.expect("apply");
+    // gw-poor: 12 attempts in the last hour, one answered (8.3 %); gw-off: one, answered.
+    let now = tollswitch_api::now_ms();
+    let mut cdrs: Vec<_> = (0..12)
+        .map(|i| gateway_cdr(&format!("p{i}"), "gw-poor", now - 600_000 + i, None))
+        .collect();
+    cdrs[0] = gateway_cdr("p0", "gw-poor", now - 600_000, Some(40));
+    cdrs.push(gateway_cdr("o1", "gw-off", now - 300_000, Some(20)));
+    f.storage.insert_cdrs(&cdrs).await.expect("insert");
+
+    let page = get(&f, "/", Some(f.session(Role::Viewer))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = |name: &str| -> String {
+        let at = page
+            .body
+            .find(&format!("<td>{name}</td>"))
+            .unwrap_or_else(|| panic!("{name} listed: {}", page.body));
+        let start = page.body[..at].rfind("<tr").expect("its row");
+        let end = at + page.body[at..].find("</tr>").expect("row end");
+        page.body[start..end].to_owned()
+    };
+    assert!(page.body.contains("<h2>Gateways</h2>"), "{}", page.body);
+    let poor = row("gw-poor");
+    assert!(
+        poor.contains("class=\"low-asr\"") && poor.contains("8.3 %") && poor.contains(">12<"),
+        "{poor}"
+    );
+    let off = row("gw-off");
+    assert!(
+        off.contains("class=\"disabled\"") && off.contains("100.0 %"),
+        "{off}"
+    );
+    let shut = row("gw-shut");
+    assert!(
+        shut.contains("class=\"full\"") && shut.contains("at line limit"),
+        "{shut}"
+    );
+    let pbx = row("acme-pbx");
+    assert!(
+        pbx.contains("<td>mapping</td>") && pbx.contains(">13<"),
+        "{pbx}"
+    );
+
+    let reports = get(&f, "/reports", Some(f.session(Role::Viewer))).await;
+    assert_eq!(reports.status, StatusCode::OK);
+    let body = &reports.body;
+    assert!(
+        body.contains("ASR and ACD per routing gateway over time") && body.contains("ASR per hour"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gw-poor (12)") && body.contains("gw-off (1)"),
+        "legend: {body}"
+    );
+    assert!(body.contains("<circle class=\"series s0\""), "{body}");
+    // Over more than 3 days: per day.
+    let week = get(
+        &f,
+        "/reports?from=2026-01-01T00%3A00&until=2026-01-08T00%3A00",
+        Some(f.session(Role::Viewer)),
+    )
+    .await;
+    assert!(week.body.contains("ASR per day"), "{}", week.body);
+}

@@ -37,6 +37,7 @@
 
 mod cdr;
 mod error;
+mod gateways;
 mod ledger;
 mod migrate;
 mod outbox;
@@ -49,12 +50,13 @@ mod users;
 
 pub use cdr::{CdrFilter, MAX_SEARCH_LIMIT, TimeRange};
 pub use error::{ImportError, RowError, StorageError};
+pub use gateways::{GatewayKind, GatewaySettings};
 pub use ledger::LedgerSummary;
 pub use provisioning::{ApplySummary, Counts, normalize};
 pub use rates::{ImportOptions, ImportSummary, RATE_CSV_COLUMNS, RateTableSummary};
 pub use report::{
-    AccountReport, AreaReport, CodeCount, HourReport, MappingGatewayReport, RoutingGatewayReport,
-    TrafficStats, VendorReport,
+    AccountReport, AreaReport, CodeCount, GatewayPoint, GatewaySeries, HourReport,
+    MappingGatewayReport, RoutingGatewayReport, SeriesStep, TrafficStats, VendorReport,
 };
 pub use revision::LiveBalances;
 pub use users::{AuditEntry, Role, SESSION_TOUCH_MS, User};

@@ -1,6 +1,6 @@
 //! Traffic reports over CDRs (SPEC §5): ASR, ACD, PDD, billed time, revenue, cost and profit per
-//! routing gateway, mapping gateway, account, area and hour, and the final-code distribution
-//! per gateway.
+//! routing gateway, mapping gateway, account, area and hour, the final-code distribution per
+//! gateway, and ASR and ACD per routing gateway per hour or day (a time series).
 //!
 //! The database aggregates (`GROUP BY` over the start-time index, sums and counts only), so a
 //! report over millions of CDRs returns one row per group; the ratios are computed here from
@@ -12,7 +12,7 @@
 //! that failed over from A to B is an attempt on both), while talk time, PDD, billed time and
 //! money belong to the gateway that carried the call (or was tried last).
 
-use crate::cdr::{Arg, Sql, TimeRange};
+use crate::cdr::{Arg, DAY_MS, Sql, TimeRange};
 use crate::{Storage, StorageError};
 use serde::Serialize;
 use sqlx::Row;
@@ -113,6 +113,67 @@ pub struct HourReport {
     /// Its figures.
     #[serde(flatten)]
     pub stats: TrafficStats,
+}
+
+/// How long one point of a time series spans (UTC hours or days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesStep {
+    /// One point per UTC hour.
+    Hour,
+    /// One point per UTC day.
+    Day,
+}
+
+impl SeriesStep {
+    /// The step in milliseconds.
+    pub const fn millis(self) -> i64 {
+        match self {
+            SeriesStep::Hour => HOUR_MS,
+            SeriesStep::Day => DAY_MS,
+        }
+    }
+
+    /// The first millisecond of the step `ms` falls in.
+    pub const fn start_of(self, ms: i64) -> i64 {
+        ms.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+/// One routing gateway's traffic in one hour or day of a [`Storage::report_gateway_series`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GatewayPoint {
+    /// The step's first millisecond, unix time.
+    pub start_ms: i64,
+    /// Times the gateway was tried.
+    pub attempts: u64,
+    /// Tries it answered.
+    pub answered: u64,
+    /// answered / attempts in basis points.
+    pub asr_bp: u64,
+    /// Average talk time of the answered calls it carried, whole seconds.
+    pub acd_secs: u64,
+    /// Total talk time of the calls it carried, milliseconds.
+    pub hold_time_ms: u64,
+    /// Total billed time of the calls it carried, seconds.
+    pub billed_secs: u64,
+}
+
+/// One routing gateway's points, oldest first; steps without a try or a carried call are
+/// left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewaySeries {
+    /// The routing gateway.
+    pub routing_gateway: String,
+    /// Its points.
+    pub points: Vec<GatewayPoint>,
+}
+
+impl GatewaySeries {
+    /// Attempts over every point.
+    pub fn attempts(&self) -> u64 {
+        self.points.iter().map(|p| p.attempts).sum()
+    }
 }
 
 /// How often a gateway answered with one final code, with the operator's reading of the code.
@@ -385,6 +446,73 @@ impl Storage {
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         out.sort_by_key(|h| h.hour_start_ms);
+        Ok(out)
+    }
+
+    /// ASR and ACD per routing gateway over time: one point per hour or day with traffic,
+    /// counted like [`Storage::report_by_routing_gateway`] (attempts and answers per try, talk
+    /// and billed time per carried call). Sorted by gateway, points oldest first. Two grouped
+    /// queries over the start-time indexes of `cdr_attempt` and `cdr`.
+    pub async fn report_gateway_series(
+        &self,
+        range: TimeRange,
+        step: SeriesStep,
+    ) -> Result<Vec<GatewaySeries>, StorageError> {
+        let range = range.check()?;
+        let ms = step.millis();
+        // Integer division on both databases (BIGINT / integer): floors for times after 1970.
+        let bucket = format!("(start_ms / {ms}) * {ms}");
+        let mut tries = Sql::new(&format!(
+            "SELECT gateway, {bucket} AS bucket_ms, COUNT(*) AS attempts, \
+             CAST(COALESCE(SUM(CASE WHEN code BETWEEN 200 AND 299 THEN 1 ELSE 0 END), 0) \
+             AS BIGINT) AS answered FROM cdr_attempt WHERE"
+        ));
+        tries.arg(" start_ms >= ", Arg::I64(range.from_ms));
+        tries.arg(" AND start_ms < ", Arg::I64(range.until_ms));
+        tries.text.push_str(" GROUP BY gateway, bucket_ms");
+        let count = |row: &AnyRow, column: &'static str| -> Result<u64, StorageError> {
+            let v: i64 = row.try_get(column)?;
+            u64::try_from(v).map_err(|_| StorageError::CorruptRecord {
+                table: "cdr_attempt",
+                id: String::new(),
+                field: column,
+                message: format!("count {v} is negative"),
+            })
+        };
+        let mut by: BTreeMap<(String, i64), ((u64, u64), Sums)> = BTreeMap::new();
+        for row in tries.fetch_all(&self.pool).await? {
+            let key = (row.try_get("gateway")?, row.try_get("bucket_ms")?);
+            by.entry(key).or_default().0 = (count(&row, "attempts")?, count(&row, "answered")?);
+        }
+        let carried = sums_sql(
+            &[("routing_gateway", "k"), (bucket.as_str(), "bucket_ms")],
+            " AND routing_gateway IS NOT NULL",
+            range,
+        );
+        for row in carried.fetch_all(&self.pool).await? {
+            let key = (row.try_get("k")?, row.try_get("bucket_ms")?);
+            by.entry(key).or_default().1 = Sums::read(&row)?;
+        }
+        let mut out: Vec<GatewaySeries> = Vec::new();
+        for ((gateway, start_ms), ((attempts, answered), sums)) in by {
+            let stats = sums.stats();
+            let point = GatewayPoint {
+                start_ms,
+                attempts,
+                answered,
+                asr_bp: ratio(answered, attempts, 10_000),
+                acd_secs: stats.acd_secs,
+                hold_time_ms: stats.hold_time_ms,
+                billed_secs: stats.billed_secs,
+            };
+            match out.last_mut() {
+                Some(s) if s.routing_gateway == gateway => s.points.push(point),
+                _ => out.push(GatewaySeries {
+                    routing_gateway: gateway,
+                    points: vec![point],
+                }),
+            }
+        }
         Ok(out)
     }
 

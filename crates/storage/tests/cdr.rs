@@ -8,7 +8,9 @@ use std::time::Instant;
 use tollswitch_model::cdr::{Cdr, EndReason, EndedBy, GatewayAttempt, LedgerEntry, LedgerKind};
 use tollswitch_model::provisioning::Provisioning;
 use tollswitch_model::{Money, SipCode, SipCodeClass};
-use tollswitch_storage::{CdrFilter, Storage, StorageError, TimeRange, TrafficStats};
+use tollswitch_storage::{
+    CdrFilter, GatewayPoint, SeriesStep, Storage, StorageError, TimeRange, TrafficStats,
+};
 
 backend_tests!(
     cdr_insert_is_idempotent,
@@ -26,6 +28,7 @@ backend_tests!(
     report_by_area,
     report_by_hour,
     report_codes_by_gateway,
+    report_gateway_series_per_hour_and_day,
     traffic_sums_every_cdr_of_the_range,
     bulk_insert_100k_cdrs,
 );
@@ -914,6 +917,104 @@ async fn report_codes_by_gateway(s: &Storage) {
 // ---------------------------------------------------------------------------------------------
 // Bulk
 // ---------------------------------------------------------------------------------------------
+
+/// A series point; `acd` and `hold` in seconds.
+fn point(start_ms: i64, attempts: u64, answered: u64, acd: u64, hold: u64) -> GatewayPoint {
+    let asr_bp = if attempts == 0 {
+        0
+    } else {
+        (answered * 20_000 + attempts) / (attempts * 2)
+    };
+    GatewayPoint {
+        start_ms,
+        attempts,
+        answered,
+        asr_bp,
+        acd_secs: acd,
+        hold_time_ms: hold * 1_000,
+        // Every call of the data set is billed by the second.
+        billed_secs: hold,
+    }
+}
+
+async fn report_gateway_series_per_hour_and_day(s: &Storage) {
+    loaded(s).await;
+    let series = |r: &[tollswitch_storage::GatewaySeries]| -> Vec<(String, Vec<GatewayPoint>)> {
+        r.iter()
+            .map(|g| (g.routing_gateway.clone(), g.points.clone()))
+            .collect()
+    };
+    // Hour T0: gw-a tried by c1 (200), c2 (503), c3 (486), carried c1 (60 s) and c3; gw-b
+    // tried and carried c2 (200, 30 s). Hour T0+1: gw-b tried and carried c4 (200, 90 s) and
+    // c6 (487). c5 never reached a gateway.
+    let hourly = s
+        .report_gateway_series(range(), SeriesStep::Hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        series(&hourly),
+        [
+            ("gw-a".to_owned(), vec![point(T0, 3, 1, 60, 60)]),
+            (
+                "gw-b".to_owned(),
+                vec![point(T0, 1, 1, 30, 30), point(T0 + HOUR, 2, 1, 90, 90)]
+            ),
+        ]
+    );
+    assert_eq!(hourly[0].points[0].asr_bp, 3_333);
+    assert_eq!(hourly[1].attempts(), 3);
+    // Per day the two hours of gw-b are one point, the same figures as the whole-range report.
+    let daily = s
+        .report_gateway_series(range(), SeriesStep::Day)
+        .await
+        .unwrap();
+    let whole = s.report_by_routing_gateway(range()).await.unwrap();
+    assert_eq!(daily.len(), whole.len());
+    for (d, w) in daily.iter().zip(&whole) {
+        assert_eq!(d.routing_gateway, w.routing_gateway);
+        assert_eq!(d.points.len(), 1, "{d:?}");
+        let p = d.points[0];
+        assert_eq!(p.start_ms, T0);
+        assert_eq!(
+            (p.attempts, p.answered, p.asr_bp, p.acd_secs, p.billed_secs),
+            (
+                w.stats.attempts,
+                w.stats.answered,
+                w.stats.asr_bp,
+                w.stats.acd_secs,
+                w.stats.billed_secs
+            )
+        );
+    }
+    // The range's ends hold: `before` (T0 - 1) and `after` (T0 + 2 h) are not counted, but a
+    // range around them sees them in their own hours.
+    let wide = s
+        .report_gateway_series(TimeRange::new(T0 - HOUR, T0 + 3 * HOUR), SeriesStep::Hour)
+        .await
+        .unwrap();
+    let starts = |g: &str| -> Vec<i64> {
+        wide.iter()
+            .find(|x| x.routing_gateway == g)
+            .map(|x| x.points.iter().map(|p| p.start_ms).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(starts("gw-a"), [T0 - HOUR, T0, T0 + 2 * HOUR]);
+    assert_eq!(starts("gw-b"), [T0 - HOUR, T0, T0 + HOUR]);
+    assert!(
+        s.report_gateway_series(
+            TimeRange::new(T0 + 3 * HOUR, T0 + 4 * HOUR),
+            SeriesStep::Hour
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    assert!(matches!(
+        s.report_gateway_series(TimeRange::new(T0, T0), SeriesStep::Hour)
+            .await,
+        Err(StorageError::QueryRange(_))
+    ));
+}
 
 async fn bulk_insert_100k_cdrs(s: &Storage) {
     const TOTAL: usize = 100_000;

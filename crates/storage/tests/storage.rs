@@ -7,7 +7,9 @@ mod common;
 use common::DEFAULT_PG_URL;
 use tollswitch_model::Money;
 use tollswitch_model::provisioning::{ObjectKind, Provisioning, Rate};
-use tollswitch_storage::{ImportError, ImportOptions, Storage, StorageError, normalize};
+use tollswitch_storage::{
+    GatewayKind, GatewaySettings, ImportError, ImportOptions, Storage, StorageError, normalize,
+};
 
 backend_tests!(
     migrations_are_idempotent,
@@ -25,6 +27,7 @@ backend_tests!(
     rate_import_replaces_the_table_rates,
     rate_import_refuses_overlapping_versions,
     rate_import_refuses_bad_headers_and_unknown_tables,
+    gateway_settings_are_the_provisioned_ones,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -734,4 +737,30 @@ async fn rate_import_refuses_bad_headers_and_unknown_tables(s: &Storage) {
         .unwrap_err();
     assert!(matches!(err, ImportError::Header { .. }), "{err}");
     assert_eq!(s.export().await.unwrap(), normalized(full()));
+}
+
+async fn gateway_settings_are_the_provisioned_ones(s: &Storage) {
+    assert!(s.gateway_settings().await.unwrap().is_empty());
+    let p = full();
+    s.apply(&p).await.unwrap();
+    let routing = p.routing_gateways.iter().map(|g| GatewaySettings {
+        kind: GatewayKind::RoutingGateway,
+        name: g.name.clone(),
+        enabled: g.enabled,
+        line_limit: g.line_limit,
+    });
+    let mapping = p.mapping_gateways.iter().map(|g| GatewaySettings {
+        kind: GatewayKind::MappingGateway,
+        name: g.name.clone(),
+        enabled: g.enabled,
+        line_limit: g.line_limit,
+    });
+    let mut want: Vec<GatewaySettings> = routing.chain(mapping).collect();
+    want.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    let got = s.gateway_settings().await.unwrap();
+    assert_eq!(got, want);
+    // The data set has one of each worth showing: disabled, limited, unlimited.
+    assert!(got.iter().any(|g| !g.enabled));
+    assert!(got.iter().any(|g| g.line_limit == Some(100)));
+    assert!(got.iter().any(|g| g.line_limit.is_none()));
 }

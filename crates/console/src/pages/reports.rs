@@ -1,6 +1,7 @@
 //! `/reports`: traffic over a period (default the last 24 hours) — ASR and ACD per routing
-//! gateway, the final-code distribution and calls per hour as server-drawn SVG bar charts, with
-//! the figures in tables below.
+//! gateway, the final-code distribution and calls per hour as server-drawn SVG bar charts; ASR
+//! and ACD of the busiest routing gateways over time as line charts (hourly, daily over more
+//! than 3 days); the figures in tables below.
 
 use super::{PageResult, percent};
 use crate::chart::{self, Bar};
@@ -13,7 +14,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use tollswitch_api::{ApiState, now_ms};
-use tollswitch_storage::{CodeCount, HourReport, RoutingGatewayReport, TimeRange, TrafficStats};
+use tollswitch_storage::{
+    CodeCount, GatewayPoint, GatewaySeries, HourReport, RoutingGatewayReport, SeriesStep,
+    TimeRange, TrafficStats,
+};
 
 /// The period, as typed (UTC).
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +139,106 @@ fn hour_bars(hours: &[HourReport]) -> Vec<Bar> {
         .collect()
 }
 
+/// Periods longer than this are charted per day, shorter ones per hour.
+const HOURLY_UP_TO_MS: i64 = 3 * DAY_MS;
+/// The gateways with the most attempts that get a line.
+const TOP_GATEWAYS: usize = 8;
+/// Up to this many steps every step of the period gets an x position (empty ones too);
+/// beyond, only the steps with traffic.
+const MAX_FILLED_STEPS: i64 = 400;
+
+/// Hourly for periods up to 3 days, daily beyond.
+fn series_step(range: TimeRange) -> SeriesStep {
+    if range.until_ms - range.from_ms > HOURLY_UP_TO_MS {
+        SeriesStep::Day
+    } else {
+        SeriesStep::Hour
+    }
+}
+
+/// The x positions of the period: the start of every step.
+fn steps(series: &[&GatewaySeries], range: TimeRange, step: SeriesStep) -> Vec<i64> {
+    let first = step.start_of(range.from_ms);
+    if (range.until_ms - first) / step.millis() > MAX_FILLED_STEPS {
+        let mut seen: Vec<i64> = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.start_ms))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        return seen;
+    }
+    (0..)
+        .map(|i| first + i * step.millis())
+        .take_while(|t| *t < range.until_ms)
+        .collect()
+}
+
+/// The `TOP_GATEWAYS` gateways with the most attempts, most first (ties by name).
+fn busiest(series: &[GatewaySeries]) -> Vec<&GatewaySeries> {
+    let mut top: Vec<&GatewaySeries> = series.iter().collect();
+    top.sort_by(|a, b| {
+        b.attempts()
+            .cmp(&a.attempts())
+            .then_with(|| a.routing_gateway.cmp(&b.routing_gateway))
+    });
+    top.truncate(TOP_GATEWAYS);
+    top
+}
+
+fn step_label(ms: i64, step: SeriesStep) -> String {
+    let t = time::utc(ms);
+    match step {
+        // `MM-DD HHh`.
+        SeriesStep::Hour => match (t.get(5..10), t.get(11..13)) {
+            (Some(day), Some(hh)) => format!("{day} {hh}h"),
+            _ => t,
+        },
+        SeriesStep::Day => t.get(..10).map_or_else(|| t.clone(), str::to_owned),
+    }
+}
+
+/// The ASR and ACD line charts of the busiest gateways.
+fn gateway_time_charts(series: &[GatewaySeries], range: TimeRange) -> Markup {
+    let step = series_step(range);
+    let top = busiest(series);
+    let at = steps(&top, range, step);
+    let labels: Vec<String> = at.iter().map(|t| step_label(*t, step)).collect();
+    let line = |g: &GatewaySeries, value: &dyn Fn(&GatewayPoint) -> Option<u64>| chart::Line {
+        label: format!("{} ({})", g.routing_gateway, g.attempts()),
+        values: at
+            .iter()
+            .map(|t| g.points.iter().find(|p| p.start_ms == *t).and_then(value))
+            .collect(),
+    };
+    let asr: Vec<chart::Line> = top
+        .iter()
+        .map(|g| line(g, &|p| (p.attempts > 0).then_some(p.asr_bp)))
+        .collect();
+    let acd: Vec<chart::Line> = top
+        .iter()
+        .map(|g| line(g, &|p| (p.answered > 0).then_some(p.acd_secs)))
+        .collect();
+    let per = match step {
+        SeriesStep::Hour => "per hour",
+        SeriesStep::Day => "per day",
+    };
+    html! {
+        section.over-time {
+            h2 { "ASR and ACD per routing gateway over time" }
+            p.help {
+                "The " (TOP_GATEWAYS) " routing gateways with the most attempts (in brackets), "
+                (per) " (UTC; daily for periods over 3 days). A gap: no attempts (ASR) or no answered call (ACD) in that "
+                @if step == SeriesStep::Hour { "hour" } @else { "day" } "."
+            }
+            div.charts {
+                (chart::lines(&format!("ASR {per}"), &labels, &asr, Some(10_000), percent))
+                (chart::lines(&format!("ACD {per}"), &labels, &acd, None, |v| format!("{v} s")))
+            }
+        }
+    }
+}
+
 fn stats_cells(s: &TrafficStats) -> Markup {
     html! {
         td.num { (s.attempts) } td.num { (s.answered) } td.num { (percent(s.asr_bp)) }
@@ -192,6 +296,7 @@ pub async fn show(
     let codes = st.report_codes_by_gateway(range).await?;
     let hours = st.report_by_hour(range).await?;
     let accounts = st.report_by_account(range).await?;
+    let series = st.report_gateway_series(range, series_step(range)).await?;
     let content = html! {
         (period_form(&p, Some(range)))
         div.charts {
@@ -199,6 +304,7 @@ pub async fn show(
             (chart::horizontal("Final codes", &code_bars(&codes), None))
             (chart::columns("Calls per hour (UTC; dark: answered)", &hour_bars(&every_hour(&hours, range))))
         }
+        (gateway_time_charts(&series, range))
         h2 { "Routing gateways" }
         div.scroll { table.data {
             (stats_head("Routing gateway"))
@@ -240,6 +346,69 @@ mod tests {
             until: None,
         };
         assert!(bad.range(now).is_err_and(|e| e.starts_with("from")));
+    }
+
+    fn series(name: &str, points: &[(i64, u64, u64)]) -> GatewaySeries {
+        GatewaySeries {
+            routing_gateway: name.into(),
+            points: points
+                .iter()
+                .map(
+                    |&(start_ms, attempts, answered)| tollswitch_storage::GatewayPoint {
+                        start_ms,
+                        attempts,
+                        answered,
+                        asr_bp: answered * 10_000 / attempts.max(1),
+                        acd_secs: 42,
+                        hold_time_ms: 42_000 * answered,
+                        billed_secs: 60 * answered,
+                    },
+                )
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_busiest_gateways_get_a_line_hourly_up_to_three_days() {
+        let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        let three_days = TimeRange::new(t0, t0 + 3 * DAY_MS);
+        assert_eq!(series_step(three_days), SeriesStep::Hour);
+        assert_eq!(
+            series_step(TimeRange::new(t0, t0 + 3 * DAY_MS + 1)),
+            SeriesStep::Day
+        );
+        assert_eq!(steps(&[], three_days, SeriesStep::Hour).len(), 72);
+        let week = TimeRange::new(t0 + HOUR_MS / 2, t0 + 7 * DAY_MS);
+        let days = steps(&[], week, SeriesStep::Day);
+        assert_eq!((days.len(), days[0]), (7, t0), "from the day's start");
+        let many: Vec<GatewaySeries> = (0..10)
+            .map(|i| series(&format!("gw-{i}"), &[(t0, 10 + i % 3, 1)]))
+            .collect();
+        let top: Vec<&str> = busiest(&many)
+            .iter()
+            .map(|g| g.routing_gateway.as_str())
+            .collect();
+        assert_eq!(
+            top,
+            [
+                "gw-2", "gw-5", "gw-8", "gw-1", "gw-4", "gw-7", "gw-0", "gw-3"
+            ]
+        );
+        let html = gateway_time_charts(&many, TimeRange::new(t0, t0 + DAY_MS)).into_string();
+        assert!(html.contains("ASR and ACD per routing gateway over time"));
+        assert!(
+            html.contains("gw-2 (12)") && !html.contains("gw-9"),
+            "top 8 only"
+        );
+        assert!(
+            html.contains("ASR per hour") && html.contains("01-01 04h"),
+            "{html}"
+        );
+        // A year is charted per day with only the days that had calls.
+        let year = TimeRange::new(t0, t0 + 500 * DAY_MS);
+        let sparse = [series("gw", &[(t0 + 3 * DAY_MS, 1, 1)])];
+        let refs: Vec<&GatewaySeries> = sparse.iter().collect();
+        assert_eq!(steps(&refs, year, SeriesStep::Day), [t0 + 3 * DAY_MS]);
     }
 
     #[test]
