@@ -202,6 +202,16 @@ struct ServeArgs {
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read once at its start: freed pages go back to the system after 1 s
+/// instead of 10 s (RSS follows the calls up and down; no measurable CPU cost at 2,000 cps),
+/// and without the intermediate "muzzy" stage. `_RJEM_MALLOC_CONF` in the environment still
+/// overrides them.
+// SAFETY: the one symbol jemalloc reads its built-in configuration from; a NUL-terminated
+// constant that nothing writes.
+#[allow(unsafe_code)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -133,7 +133,9 @@ pub(crate) struct Call {
     pub(crate) ringing: Option<Instant>,
     pub(crate) connected: Option<Instant>,
     /// Armed engine timers, by [`CallTimer::index`].
-    pub(crate) timers: [Option<Instant>; CALL_TIMERS],
+    /// Deadlines, as milliseconds after `started` plus one (0: not running); see
+    /// [`Call::set_timer`].
+    pub(crate) timers: [u32; CALL_TIMERS],
     /// The 2xx sent on leg A until its ACK arrives: bytes, next interval, first send.
     /// The 2xx sent on leg A, its next resend interval and when it was first sent (until ACK).
     pub(crate) ok_a: Option<Box<(Bytes, std::time::Duration, Instant)>>,
@@ -172,6 +174,29 @@ impl CallTimer {
 }
 
 impl Call {
+    /// When `timer` is due, if it runs.
+    pub(crate) fn timer(&self, timer: CallTimer) -> Option<Instant> {
+        match self.timers[timer.index()] {
+            0 => None,
+            n => Some(self.started + std::time::Duration::from_millis(u64::from(n - 1))),
+        }
+    }
+
+    /// Starts `timer` at `at` rounded up to the millisecond; returns the deadline as kept.
+    pub(crate) fn set_timer(&mut self, timer: CallTimer, at: Instant) -> Instant {
+        let after = at.saturating_duration_since(self.started);
+        let ms = after.as_millis() + u128::from(!after.subsec_nanos().is_multiple_of(1_000_000));
+        // Deadlines beyond 49 days are clamped (no call timer is that long).
+        let ms = u32::try_from(ms).unwrap_or(u32::MAX - 1).min(u32::MAX - 1);
+        self.timers[timer.index()] = ms + 1;
+        self.started + std::time::Duration::from_millis(u64::from(ms))
+    }
+
+    /// Stops `timer`.
+    pub(crate) fn clear_timer(&mut self, timer: CallTimer) {
+        self.timers[timer.index()] = 0;
+    }
+
     pub(crate) fn live_b_mut(&mut self) -> Option<&mut LegB> {
         self.b.last_mut().filter(|b| !b.abandoned)
     }

@@ -409,7 +409,7 @@ impl B2bua {
             if self
                 .calls
                 .get(&id)
-                .is_some_and(|c| c.timers[kind.index()] == Some(at))
+                .is_some_and(|c| c.timer(kind) == Some(at))
             {
                 return Some(at);
             }
@@ -435,12 +435,12 @@ impl B2bua {
             let live = self
                 .calls
                 .get(&id)
-                .is_some_and(|c| c.timers[kind.index()] == Some(at));
+                .is_some_and(|c| c.timer(kind) == Some(at));
             if !live {
                 continue;
             }
             if let Some(c) = self.calls.get_mut(&id) {
-                c.timers[kind.index()] = None;
+                c.clear_timer(kind);
             }
             match kind {
                 CallTimer::Invite | CallTimer::Ringing => {
@@ -511,7 +511,7 @@ impl B2bua {
                     && *call.a.call_id == *msg.call_id()
                 {
                     call.ok_a = None;
-                    call.timers[CallTimer::Retransmit2xx.index()] = None;
+                    call.clear_timer(CallTimer::Retransmit2xx);
                 }
             }
             Event::Response { tx, msg } => {
@@ -756,7 +756,7 @@ impl B2bua {
             start_ms: self.unix_ms(now),
             ringing: None,
             connected: None,
-            timers: [None; crate::call::CALL_TIMERS],
+            timers: [0; crate::call::CALL_TIMERS],
             grant,
             ok_a: None,
             tried: Vec::new(),
@@ -812,7 +812,7 @@ impl B2bua {
             ),
             None => {
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.timers[CallTimer::Billing.index()] = None;
+                    c.clear_timer(CallTimer::Billing);
                 }
             }
         }
@@ -1092,7 +1092,7 @@ impl B2bua {
             }
             let was_trying = call.phase == Phase::Trying;
             call.phase = Phase::Ringing;
-            call.timers[CallTimer::Invite.index()] = None;
+            call.clear_timer(CallTimer::Invite);
             relay_to_a(now, ep, &call.a, msg, code, local);
             if was_trying {
                 let ringing = call
@@ -1139,8 +1139,8 @@ impl B2bua {
                 call.decision.skipped = Vec::new();
                 let t1 = ep.config().t1;
                 call.ok_a = Some(Box::new((ok, t1, now)));
-                call.timers[CallTimer::Invite.index()] = None;
-                call.timers[CallTimer::Ringing.index()] = None;
+                call.clear_timer(CallTimer::Invite);
+                call.clear_timer(CallTimer::Ringing);
                 let limit = call
                     .decision
                     .max_call_duration_secs
@@ -1197,8 +1197,8 @@ impl B2bua {
             .unwrap_or_default();
         let (idx, target, heard) = (leg.candidate, leg.target, leg.heard);
         push_exact(&mut call.tried, (gw, code.as_u16()));
-        call.timers[CallTimer::Invite.index()] = None;
-        call.timers[CallTimer::Ringing.index()] = None;
+        call.clear_timer(CallTimer::Invite);
+        call.clear_timer(CallTimer::Ringing);
         if silent && !heard && self.has_target_after(id, idx, target) {
             self.try_candidate(now, id, idx, target + 1, ep);
             return;
@@ -1507,7 +1507,7 @@ impl B2bua {
 
     fn arm(&mut self, id: u64, at: Instant, kind: CallTimer) {
         if let Some(c) = self.calls.get_mut(&id) {
-            c.timers[kind.index()] = Some(at);
+            let at = c.set_timer(kind, at);
             self.timers.push(Reverse((at, id, kind)));
         }
         // Timers stopped early (the ringing timeout of an answered call, say) stay in the heap
@@ -1515,9 +1515,7 @@ impl B2bua {
         if self.timers.len() > 4 * crate::call::CALL_TIMERS * self.calls.len() + 1024 {
             let calls = &self.calls;
             self.timers.retain(|Reverse((at, id, kind))| {
-                calls
-                    .get(id)
-                    .is_some_and(|c| c.timers[kind.index()] == Some(*at))
+                calls.get(id).is_some_and(|c| c.timer(*kind) == Some(*at))
             });
         }
     }
