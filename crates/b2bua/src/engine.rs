@@ -168,11 +168,6 @@ pub struct B2bua {
     by_b_tx: HashMap<TxId, u64>,
     /// Both legs' Call-IDs (shared with the legs: one allocation each).
     by_call_id: HashMap<Arc<str>, u64>,
-    /// ACKs of answered leg B INVITEs, re-sent when the 2xx is retransmitted (RFC 6026).
-    /// The ACK is rebuilt from the retransmitted 2xx itself; only the destination is kept, for
-    /// `ACK_KEEP` (expired in the order they were answered).
-    acks: HashMap<TxId, Peer>,
-    acks_by_age: VecDeque<(Instant, TxId)>,
     timers: BinaryHeap<Reverse<(Instant, u64, CallTimer)>>,
     events: VecDeque<CallEvent>,
     next_id: u64,
@@ -224,8 +219,6 @@ impl B2bua {
             by_a_tx: HashMap::new(),
             by_b_tx: HashMap::new(),
             by_call_id: HashMap::new(),
-            acks: HashMap::new(),
-            acks_by_age: VecDeque::new(),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             next_id: 1,
@@ -415,18 +408,11 @@ impl B2bua {
             }
             self.timers.pop();
         }
-        self.acks_by_age.front().map(|(t, _)| *t + ACK_KEEP)
+        None
     }
 
     /// Fires the engine timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
-        while let Some(&(t, tx)) = self.acks_by_age.front() {
-            if t + ACK_KEEP > now {
-                break;
-            }
-            self.acks_by_age.pop_front();
-            self.acks.remove(&tx);
-        }
         while let Some(Reverse((at, id, kind))) = self.timers.peek().copied() {
             if at > now {
                 break;
@@ -520,8 +506,12 @@ impl B2bua {
                 } else if self.relays.contains_key(&tx) {
                     self.on_relay_response(now, tx, &msg, ep);
                 } else if msg.status().is_some_and(|c| (200..300).contains(&c))
-                    && let Some(&peer) = self.acks.get(&tx)
+                    && msg.cseq().method == Method::Invite
+                    && let Some(peer) = ep.peer(tx)
                 {
+                    // A retransmitted 2xx of an INVITE whose call or relay is over (the
+                    // transaction keeps it for 64·T1, RFC 6026): ACK it again, built from
+                    // the 2xx itself, to where the INVITE went.
                     let branch = ep.new_branch();
                     let transport = peer.transport.via_name();
                     if let Some(ack) =
@@ -1114,8 +1104,6 @@ impl B2bua {
             let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
             let dest = leg.dest;
             ep.send_stateless(dest, ack);
-            self.acks.insert(tx, dest);
-            self.acks_by_age.push_back((now, tx));
             if call.phase != Phase::Connected {
                 call.phase = Phase::Connected;
                 call.connected = Some(now);
@@ -1648,9 +1636,6 @@ fn release_leg(counters: &Counters, leg: &mut LegB) {
         table.release(kind, &name);
     }
 }
-
-/// How long an answered leg B's ACK is kept for 2xx retransmissions (64·T1).
-const ACK_KEEP: Duration = Duration::from_secs(32);
 
 fn leg_idx_candidate(call: &Call, leg_idx: usize) -> usize {
     call.b.get(leg_idx).map_or(0, |b| b.candidate)

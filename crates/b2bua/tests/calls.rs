@@ -400,6 +400,37 @@ fn basic_call_with_caller_bye() {
 }
 
 #[test]
+fn a_vendor_2xx_retransmitted_after_the_call_ended_is_acked_again() {
+    let mut s = setup(52, 0, PROVISIONING);
+    vendor(&mut s.w, s.v1, vec![200]);
+    // The switch's ACKs to the vendor are lost: the vendor keeps retransmitting its 200.
+    s.w.set_drop_filter(Box::new(|t| {
+        t.destination.addr.port() == 5080 && t.payload.starts_with(b"ACK ")
+    }));
+    start_call(&mut s, "441234", "late-2xx");
+    s.w.drive(Duration::from_millis(300));
+    assert_eq!(finals(&s), vec![200]);
+    caller_bye(&mut s);
+    s.w.drive(Duration::from_secs(2));
+    assert_eq!(s.ended.borrow().len(), 1, "the call is over");
+    assert_eq!(requests_seen(&s.w, s.v1, "ACK"), 0);
+    // The next retransmission finds no call: the switch ACKs it from the 2xx itself.
+    s.w.clear_drop_filter();
+    s.w.drive(Duration::from_secs(5));
+    assert!(
+        requests_seen(&s.w, s.v1, "ACK") >= 1,
+        "the retransmitted 2xx was ACKed"
+    );
+    let acked = requests_seen(&s.w, s.v1, "ACK");
+    s.w.drive(Duration::from_secs(10));
+    assert_eq!(
+        requests_seen(&s.w, s.v1, "ACK"),
+        acked,
+        "the vendor stopped retransmitting once ACKed"
+    );
+}
+
+#[test]
 fn leg_b_is_a_new_dialog_and_hides_the_customer_topology() {
     let mut s = setup(2, 0, PROVISIONING);
     vendor(&mut s.w, s.v1, vec![200]);

@@ -266,6 +266,11 @@ impl Endpoint {
         self.txs.get(&tx.0).map(|t| t.state)
     }
 
+    /// Where a live transaction sends (client) or answers (server).
+    pub fn peer(&self, tx: TxId) -> Option<Peer> {
+        self.txs.get(&tx.0).map(|t| t.peer)
+    }
+
     /// The request of a live transaction.
     pub fn request(&self, tx: TxId) -> Option<&Message> {
         self.txs.get(&tx.0).and_then(|t| t.request.as_deref())
