@@ -101,13 +101,13 @@ pub(crate) struct LegB {
     /// Which of the gateway's addresses.
     pub(crate) target: usize,
     pub(crate) call_id: std::sync::Arc<str>,
-    pub(crate) from: String,
-    pub(crate) ruri: String,
+    pub(crate) from: Box<str>,
+    pub(crate) ruri: Box<str>,
     pub(crate) dest: Peer,
     /// The vendor's To tag, once a response carried one.
-    pub(crate) remote_tag: Option<String>,
+    pub(crate) remote_tag: Option<Box<str>>,
     /// Where in-dialog requests go (the Contact of the 2xx).
-    pub(crate) remote_target: Option<String>,
+    pub(crate) remote_target: Option<Box<str>>,
     pub(crate) cseq: u32,
     /// Any response (even 100) came back from this address.
     pub(crate) heard: bool,
@@ -144,7 +144,9 @@ pub(crate) struct Call {
     /// Money held for the call while billing runs; settled or cancelled when it ends.
     pub(crate) grant: Option<tollswitch_billing::Grant>,
     /// Mapping gateway and account lines this call holds, released when it ends.
-    pub(crate) held: Held,
+    /// A call's lines (mapping gateway, account, agents) on the heap: inline they would push
+    /// the boxed call into the allocator's next size class.
+    pub(crate) held: Vec<(crate::counters::Kind, std::sync::Arc<str>)>,
 }
 
 /// Engine timers (the transaction layer keeps its own).
@@ -242,7 +244,7 @@ pub(crate) fn leg_b_invite(
             ),
         )
         .header("Max-Forwards", max_forwards.to_string())
-        .header("From", &b.from)
+        .header("From", &*b.from)
         .header("To", format!("<{}>", b.ruri))
         .header("Call-ID", &*b.call_id)
         .header("CSeq", format!("{} INVITE", b.cseq))
@@ -336,7 +338,7 @@ impl LegB {
                 ),
             )
             .header("Max-Forwards", "70")
-            .header("From", &self.from)
+            .header("From", &*self.from)
             .header("To", self.to_with_tag())
             .header("Call-ID", &*self.call_id)
             .header("CSeq", format!("{cseq} {method}"))

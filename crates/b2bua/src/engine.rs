@@ -706,7 +706,7 @@ impl B2bua {
             None => None,
         };
         drop(ledger);
-        let mut held = crate::call::Held::new();
+        let mut held = Vec::new();
         if let Some(m) = &decision.mapping_gateway {
             held.push((Kind::MappingGateway, m.name.clone()));
         }
@@ -976,8 +976,9 @@ impl B2bua {
                 "<sip:{}@{}>;tag={tag}",
                 cand.caller,
                 crate::call::host_of(local)
-            ),
-            ruri,
+            )
+            .into(),
+            ruri: ruri.into(),
             dest,
             remote_tag: None,
             remote_target: None,
@@ -1055,8 +1056,8 @@ impl B2bua {
             if (200..300).contains(&code) {
                 // A late answer from an attempt we gave up on: ACK it and hang up at once.
                 let leg = &mut call.b[leg_idx];
-                leg.remote_tag = msg.to_tag().map(str::to_owned);
-                leg.remote_target = msg.contact().map(|c| c.uri().as_str().to_owned());
+                leg.remote_tag = msg.to_tag().map(Box::from);
+                leg.remote_target = msg.contact().map(|c| Box::from(c.uri().as_str()));
                 let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
                 let bye = leg.request(&Method::Bye, leg.cseq + 1, &ep.new_branch(), local);
                 let dest = leg.dest;
@@ -1073,7 +1074,7 @@ impl B2bua {
         }
         let leg = &mut call.b[leg_idx];
         if let Some(t) = msg.to_tag() {
-            leg.remote_tag = Some(t.to_owned());
+            leg.remote_tag = Some(t.into());
         }
         if code < 200 {
             leg.provisional = true;
@@ -1100,7 +1101,7 @@ impl B2bua {
             return;
         }
         if code < 300 {
-            leg.remote_target = msg.contact().map(|c| c.uri().as_str().to_owned());
+            leg.remote_target = msg.contact().map(|c| Box::from(c.uri().as_str()));
             let ack = leg.request(&Method::Ack, leg.cseq, &ep.new_branch(), local);
             let dest = leg.dest;
             ep.send_stateless(dest, ack);

@@ -34,9 +34,9 @@ pub enum Timer {
 }
 
 /// The live deadlines of one transaction. No machine runs more than two timers at once (A and
-/// B, E and F, G and H); three slots leave room for a reset in between.
+/// B, E and F, G and H; a state change stops the old ones before it starts new ones).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Deadlines([Option<(Timer, Instant)>; 3]);
+pub(crate) struct Deadlines([Option<(Timer, Instant)>; 2]);
 
 impl Deadlines {
     /// The deadline of `timer`, when it runs.
@@ -55,7 +55,7 @@ impl Deadlines {
             .iter()
             .position(|s| s.is_some_and(|(t, _)| t == timer))
             .or_else(|| self.0.iter().position(Option::is_none));
-        debug_assert!(slot.is_some(), "more than three timers at once: {self:?}");
+        debug_assert!(slot.is_some(), "more than two timers at once: {self:?}");
         self.0[slot.unwrap_or(0)] = Some((timer, at));
     }
 
