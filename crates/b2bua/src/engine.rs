@@ -169,6 +169,8 @@ pub struct B2bua {
     /// Both legs' Call-IDs (shared with the legs: one allocation each).
     by_call_id: HashMap<Arc<str>, u64>,
     timers: BinaryHeap<Reverse<(Instant, u64, CallTimer)>>,
+    /// Length at which stale timer entries are next dropped: twice what the last pass kept.
+    timers_compact_at: usize,
     events: VecDeque<CallEvent>,
     next_id: u64,
     /// In-dialog requests forwarded to the other leg, by the forwarded client transaction.
@@ -220,6 +222,7 @@ impl B2bua {
             by_b_tx: HashMap::new(),
             by_call_id: HashMap::new(),
             timers: BinaryHeap::new(),
+            timers_compact_at: 0,
             events: VecDeque::new(),
             next_id: 1,
             relays: HashMap::new(),
@@ -1500,12 +1503,16 @@ impl B2bua {
             self.timers.push(Reverse((at, id, kind)));
         }
         // Timers stopped early (the ringing timeout of an answered call, say) stay in the heap
-        // until their deadline; drop them when they far outnumber the live ones.
-        if self.timers.len() > 4 * crate::call::CALL_TIMERS * self.calls.len() + 1024 {
+        // until their deadline; drop them when they outnumber the live ones. Each pass keeps
+        // at most half the entries (O(1) per arm); the live bound caps how far apart passes
+        // may be.
+        let bound = 2 * crate::call::CALL_TIMERS * self.calls.len() + 1024;
+        if self.timers.len() > self.timers_compact_at.max(1024).min(bound) {
             let calls = &self.calls;
             self.timers.retain(|Reverse((at, id, kind))| {
                 calls.get(id).is_some_and(|c| c.timer(*kind) == Some(*at))
             });
+            self.timers_compact_at = 2 * self.timers.len();
         }
     }
 

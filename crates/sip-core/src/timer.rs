@@ -74,6 +74,8 @@ impl Deadlines {
 #[derive(Debug, Default)]
 pub(crate) struct TimerTable {
     heap: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    /// Length at which stale entries are next dropped: twice what the last pass kept.
+    compact_at: usize,
 }
 
 impl TimerTable {
@@ -107,7 +109,9 @@ impl TimerTable {
         live: usize,
         mut is_live: impl FnMut(Instant, u64, Timer) -> bool,
     ) {
-        if self.heap.len() <= 4 * live + 1024 {
+        // Each pass keeps at most half the entries, so passes cost O(1) per push; `live`
+        // bounds how far apart they may be.
+        if self.heap.len() <= self.compact_at.max(1024).min(4 * live + 1024) {
             return;
         }
         let entries = std::mem::take(&mut self.heap).into_vec();
@@ -115,6 +119,7 @@ impl TimerTable {
             .into_iter()
             .filter(|Reverse((at, id, t))| is_live(*at, *id, *t))
             .collect();
+        self.compact_at = 2 * kept.len();
         self.heap = BinaryHeap::from(kept);
     }
 
