@@ -8,8 +8,9 @@ use tollswitch_sip_core::{Peer, TxId};
 use tollswitch_sip_msg::{HeaderName, Message, MessageBuilder, Method};
 
 /// Where a call is.
-/// Line counters a call or an attempt holds (released when it ends): two inline, as a call
-/// holds its mapping gateway and account, an attempt its routing gateway (and groups).
+/// Line counters an attempt holds (released when it ends): its routing gateway and usually at
+/// most one group, inline. (A call's own lines are a `Vec`: inline they would push the boxed
+/// call into the allocator's next size class.)
 pub(crate) type Held = smallvec::SmallVec<[(crate::counters::Kind, std::sync::Arc<str>); 2]>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
