@@ -23,7 +23,9 @@ pub fn normalise_line_ends(raw: &[u8]) -> Vec<u8> {
 
 /// One line of verdict for one message.
 pub fn verdict_line(bytes: &[u8]) -> (Result<Message, ParseError>, String) {
-    let parsed = Message::parse(Bytes::copy_from_slice(bytes));
+    // A server reads the From and To URIs before it acts on a request: part of the verdict.
+    let parsed =
+        Message::parse(Bytes::copy_from_slice(bytes)).and_then(|m| m.check_addresses().map(|()| m));
     let line = match &parsed {
         Ok(m) => {
             let what = match (m.method(), m.status()) {

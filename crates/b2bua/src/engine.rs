@@ -18,7 +18,7 @@ use tollswitch_routing::{
 };
 use tollswitch_sip_core::{Endpoint, Event, Peer, Transport, TxId};
 use tollswitch_sip_msg::{
-    Algorithm, Challenge, Credentials, Message, Method, response_to, verify_digest,
+    Algorithm, Challenge, Credentials, Message, Method, Verdict, response_to, verify_digest,
 };
 
 /// Engine settings.
@@ -586,6 +586,18 @@ impl B2bua {
                 "switch shutting down",
                 None,
             );
+            return;
+        }
+        // From and To are parsed lazily by the message layer; a call needs both readable
+        // (RFC 3261 §25.1): 400 Bad From / Bad To.
+        if let Err(e) = msg.check_addresses() {
+            let reason = match e.verdict(true) {
+                Verdict::Respond(_, reason) => reason,
+                Verdict::Drop => "Bad Request",
+            };
+            answer(now, ep, tx, &msg, 400, reason, None);
+            let why = e.to_string();
+            self.rejected(now, &msg, source, caller, callee, 400, &why, None);
             return;
         }
         if msg.max_forwards() == Some(0) {

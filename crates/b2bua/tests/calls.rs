@@ -648,6 +648,31 @@ fn cancel_during_ringing_gets_487_and_cancels_leg_b() {
 }
 
 #[test]
+fn an_invite_whose_from_uri_does_not_parse_gets_400_bad_from() {
+    let mut s = setup(12, 0, PROVISIONING);
+    s.w.with_endpoint(s.uac, |now, ep| {
+        let good = invite(ep, "441234", "bad-from");
+        let raw = String::from_utf8_lossy(good.as_bytes()).replace(
+            &format!("<sip:100@{UAC}>;tag=caller"),
+            "<sip:100@exa=mple.com>;tag=caller",
+        );
+        let m = Message::parse(Bytes::from(raw)).expect("structure is valid");
+        ep.send_request(now, m, udp(SWITCH)).expect("send INVITE")
+    });
+    s.w.drive(Duration::from_secs(1));
+    assert_eq!(finals(&s), vec![400]);
+    let phrase = s
+        .uac_seen
+        .borrow()
+        .iter()
+        .find_map(|m| (m.status() == Some(400)).then(|| m.reason_phrase().map(str::to_owned)))
+        .flatten();
+    assert_eq!(phrase.as_deref(), Some("Bad From"));
+    assert_eq!(requests_seen(&s.w, s.v1, "INVITE"), 0);
+    assert_eq!(s.ended.borrow().len(), 1, "the refused attempt has its CDR");
+}
+
+#[test]
 fn unknown_source_gets_403_and_unroutable_number_gets_404() {
     let mut s = setup(9, 0, &PROVISIONING.replace("127.0.0.1:5061", "192.0.2.99"));
     start_call(&mut s, "441234", "stranger");

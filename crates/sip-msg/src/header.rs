@@ -84,81 +84,192 @@ fn compact(c: u8) -> HeaderName {
     }
 }
 
+/// Long forms, lower case (letters and '-' only: see [`fold`]).
+const LONG: [(&[u8], HeaderName); 49] = [
+    (b"accept", HeaderName::Accept),
+    (b"accept-contact", HeaderName::AcceptContact),
+    (b"allow", HeaderName::Allow),
+    (b"allow-events", HeaderName::AllowEvents),
+    (b"authorization", HeaderName::Authorization),
+    (b"call-id", HeaderName::CallId),
+    (b"contact", HeaderName::Contact),
+    (b"content-disposition", HeaderName::ContentDisposition),
+    (b"content-encoding", HeaderName::ContentEncoding),
+    (b"content-length", HeaderName::ContentLength),
+    (b"content-type", HeaderName::ContentType),
+    (b"cseq", HeaderName::CSeq),
+    (b"date", HeaderName::Date),
+    (b"diversion", HeaderName::Diversion),
+    (b"event", HeaderName::Event),
+    (b"expires", HeaderName::Expires),
+    (b"from", HeaderName::From),
+    (b"identity", HeaderName::Identity),
+    (b"max-forwards", HeaderName::MaxForwards),
+    (b"min-expires", HeaderName::MinExpires),
+    (b"min-se", HeaderName::MinSe),
+    (b"p-asserted-identity", HeaderName::PAssertedIdentity),
+    (b"p-preferred-identity", HeaderName::PPreferredIdentity),
+    (b"privacy", HeaderName::Privacy),
+    (b"proxy-authenticate", HeaderName::ProxyAuthenticate),
+    (b"proxy-authorization", HeaderName::ProxyAuthorization),
+    (b"proxy-require", HeaderName::ProxyRequire),
+    (b"rack", HeaderName::RAck),
+    (b"reason", HeaderName::Reason),
+    (b"record-route", HeaderName::RecordRoute),
+    (b"refer-to", HeaderName::ReferTo),
+    (b"referred-by", HeaderName::ReferredBy),
+    (b"reject-contact", HeaderName::RejectContact),
+    (b"remote-party-id", HeaderName::RemotePartyId),
+    (b"require", HeaderName::Require),
+    (b"retry-after", HeaderName::RetryAfter),
+    (b"route", HeaderName::Route),
+    (b"rseq", HeaderName::RSeq),
+    (b"session-expires", HeaderName::SessionExpires),
+    (b"subject", HeaderName::Subject),
+    (b"supported", HeaderName::Supported),
+    (b"timestamp", HeaderName::Timestamp),
+    (b"to", HeaderName::To),
+    (b"unsupported", HeaderName::Unsupported),
+    (b"user-agent", HeaderName::UserAgent),
+    (b"server", HeaderName::Server),
+    (b"via", HeaderName::Via),
+    (b"warning", HeaderName::Warning),
+    (b"www-authenticate", HeaderName::WwwAuthenticate),
+];
+
+/// Longest known name.
+const MAX_LEN: usize = 20;
+const SLOTS: usize = 128;
+
+/// One slot of the lookup table: the folded first and last eight bytes and the length
+/// (`len == 0`: empty slot).
+#[derive(Clone, Copy)]
+struct Slot {
+    head: u64,
+    tail: u64,
+    len: u8,
+    name: HeaderName,
+}
+
+/// Reads up to eight bytes of `s` from `at` as a little-endian word, zero-padded.
+const fn word(s: &[u8], at: usize) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < 8 && at + i < s.len() {
+        w |= (s[at + i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// Folds ASCII case by setting bit 0x20 of every byte present (`n` bytes). Known names are
+/// letters and '-', which have that bit set; among token characters only the upper-case letters
+/// become a letter or '-' that way, so a folded match is a case-insensitive match.
+const fn fold(w: u64, n: usize) -> u64 {
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    (w | 0x2020_2020_2020_2020) & mask
+}
+
+/// The words a name is looked up by: its first eight bytes and its last eight (0 when eight
+/// or fewer), both folded.
+const fn key(s: &[u8]) -> (u64, u64) {
+    let n = s.len();
+    let head = fold(word(s, 0), n);
+    let tail = if n > 8 { fold(word(s, n - 8), 8) } else { 0 };
+    (head, tail)
+}
+
+const fn slot_of(head: u64, tail: u64, len: usize) -> usize {
+    let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 57) as usize % SLOTS
+}
+
+const fn build_table() -> [Slot; SLOTS] {
+    let empty = Slot {
+        head: 0,
+        tail: 0,
+        len: 0,
+        name: HeaderName::Other,
+    };
+    let mut t = [empty; SLOTS];
+    let mut i = 0;
+    while i < LONG.len() {
+        let (n, name) = LONG[i];
+        let (head, tail) = key(n);
+        let mut s = slot_of(head, tail, n.len());
+        while t[s].len != 0 {
+            s = (s + 1) % SLOTS;
+        }
+        t[s] = Slot {
+            head,
+            tail,
+            len: n.len() as u8,
+            name,
+        };
+        i += 1;
+    }
+    t
+}
+
+static TABLE: [Slot; SLOTS] = build_table();
+
+/// Looks a folded key up in the table.
+#[inline]
+fn lookup(head: u64, tail: u64, len: usize) -> HeaderName {
+    let mut s = slot_of(head, tail, len);
+    loop {
+        let e = TABLE[s];
+        if e.len == 0 {
+            return HeaderName::Other;
+        }
+        if usize::from(e.len) == len && e.head == head && e.tail == tail {
+            return e.name;
+        }
+        s = (s + 1) % SLOTS;
+    }
+}
+
 impl HeaderName {
     /// Recognises a header name (full or compact form, any case).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        // Dispatch on length and first letter, then compare ignoring ASCII case in place.
-        // (Lengths are equal within a dispatch arm.)
-        let Some(&first) = name.first() else {
-            return HeaderName::Other;
-        };
-        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20) {
-            (1, _) => return compact(first | 0x20),
-            (2, b't') => &[(b"to", HeaderName::To)],
-            (3, b'v') => &[(b"via", HeaderName::Via)],
-            (4, b'f') => &[(b"from", HeaderName::From)],
-            (4, b'c') => &[(b"cseq", HeaderName::CSeq)],
-            (4, b'd') => &[(b"date", HeaderName::Date)],
-            (4, b'r') => &[(b"rseq", HeaderName::RSeq), (b"rack", HeaderName::RAck)],
-            (5, b'r') => &[(b"route", HeaderName::Route)],
-            (5, b'a') => &[(b"allow", HeaderName::Allow)],
-            (5, b'e') => &[(b"event", HeaderName::Event)],
-            (6, b'a') => &[(b"accept", HeaderName::Accept)],
-            (6, b'm') => &[(b"min-se", HeaderName::MinSe)],
-            (6, b'r') => &[(b"reason", HeaderName::Reason)],
-            (6, b's') => &[(b"server", HeaderName::Server)],
-            (7, b'c') => &[
-                (b"call-id", HeaderName::CallId),
-                (b"contact", HeaderName::Contact),
-            ],
-            (7, b'e') => &[(b"expires", HeaderName::Expires)],
-            (7, b'p') => &[(b"privacy", HeaderName::Privacy)],
-            (7, b'r') => &[(b"require", HeaderName::Require)],
-            (7, b's') => &[(b"subject", HeaderName::Subject)],
-            (7, b'w') => &[(b"warning", HeaderName::Warning)],
-            (8, b'i') => &[(b"identity", HeaderName::Identity)],
-            (8, b'r') => &[(b"refer-to", HeaderName::ReferTo)],
-            (9, b'd') => &[(b"diversion", HeaderName::Diversion)],
-            (9, b's') => &[(b"supported", HeaderName::Supported)],
-            (9, b't') => &[(b"timestamp", HeaderName::Timestamp)],
-            (10, b'u') => &[(b"user-agent", HeaderName::UserAgent)],
-            (11, b'm') => &[(b"min-expires", HeaderName::MinExpires)],
-            (11, b'r') => &[
-                (b"referred-by", HeaderName::ReferredBy),
-                (b"retry-after", HeaderName::RetryAfter),
-            ],
-            (11, b'u') => &[(b"unsupported", HeaderName::Unsupported)],
-            (12, b'a') => &[(b"allow-events", HeaderName::AllowEvents)],
-            (12, b'c') => &[(b"content-type", HeaderName::ContentType)],
-            (12, b'm') => &[(b"max-forwards", HeaderName::MaxForwards)],
-            (12, b'r') => &[(b"record-route", HeaderName::RecordRoute)],
-            (13, b'a') => &[(b"authorization", HeaderName::Authorization)],
-            (13, b'p') => &[(b"proxy-require", HeaderName::ProxyRequire)],
-            (14, b'a') => &[(b"accept-contact", HeaderName::AcceptContact)],
-            (14, b'c') => &[(b"content-length", HeaderName::ContentLength)],
-            (14, b'r') => &[(b"reject-contact", HeaderName::RejectContact)],
-            (15, b'r') => &[(b"remote-party-id", HeaderName::RemotePartyId)],
-            (15, b's') => &[(b"session-expires", HeaderName::SessionExpires)],
-            (16, b'c') => &[(b"content-encoding", HeaderName::ContentEncoding)],
-            (16, b'w') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
-            (18, b'p') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
-            (19, b'c') => &[(b"content-disposition", HeaderName::ContentDisposition)],
-            (19, b'p') => &[
-                (b"proxy-authorization", HeaderName::ProxyAuthorization),
-                (b"p-asserted-identity", HeaderName::PAssertedIdentity),
-            ],
-            (20, b'p') => &[(b"p-preferred-identity", HeaderName::PPreferredIdentity)],
-            _ => return HeaderName::Other,
-        };
-        for (n, h) in candidates {
-            // Candidates are lower-case letters and '-', which all have bit 0x20 set: setting
-            // it in the name folds upper-case letters, and no other token character becomes a
-            // letter or '-' that way.
-            if name.iter().zip(n.iter()).all(|(a, b)| a | 0x20 == *b) {
-                return *h;
+        match name.len() {
+            0 => HeaderName::Other,
+            1 => compact(name[0] | 0x20),
+            n if n > MAX_LEN => HeaderName::Other,
+            n => {
+                let (head, tail) = key(name);
+                lookup(head, tail, n)
             }
         }
-        HeaderName::Other
+    }
+
+    /// [`HeaderName::from_bytes`] for the name at `buf[at..at + len]`, which must be token
+    /// characters: when eight bytes can be read from `at`, the head word is one load.
+    #[inline]
+    pub(crate) fn from_buf(buf: &[u8], at: usize, len: usize) -> HeaderName {
+        if len == 1 {
+            return compact(buf[at] | 0x20);
+        }
+        if len > MAX_LEN || len == 0 {
+            return HeaderName::Other;
+        }
+        let Some(head) = buf.get(at..at + 8) else {
+            return HeaderName::from_bytes(&buf[at..at + len]);
+        };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(head);
+        let head = fold(u64::from_le_bytes(w), len);
+        let tail = if len > 8 {
+            w.copy_from_slice(&buf[at + len - 8..at + len]);
+            fold(u64::from_le_bytes(w), 8)
+        } else {
+            0
+        };
+        lookup(head, tail, len)
     }
 
     /// The canonical (long) form, as printed by builders; `None` for [`HeaderName::Other`].

@@ -9,9 +9,10 @@
 //!
 //! Parsing is zero-copy: a [`Message`] keeps the received `Bytes` and a vector of spans, one per
 //! header, so unknown headers and the body stay byte-exact and no header is allocated. The core
-//! headers a transaction layer depends on (Via, From, To, Call-ID, CSeq, Max-Forwards,
-//! Content-Length) and the ones RFC 4475 shows must be checked (Contact, Route, Expires, Date,
-//! Content-Type) are validated while parsing; everything else is read when asked for.
+//! headers a transaction layer depends on (the top Via, Call-ID, CSeq, Max-Forwards,
+//! Content-Length, the structure and tags of From and To) and the ones RFC 4475 shows must be
+//! checked (the structure of Contact and Route, Expires, Date, Content-Type) are validated while
+//! parsing; everything else, URIs in From/To/Contact/Route included, is parsed when read.
 //!
 //! A malformed message yields a [`ParseError`] naming the fault; [`ParseError::verdict`] says
 //! whether a server answers it (400 with a reason phrase naming the fault, 505, 513) or drops it,

@@ -3,7 +3,7 @@
 use crate::auth::{Challenge, Credentials, DigestError};
 use crate::error::ParseError;
 use crate::header::HeaderName;
-use crate::scan::{eq_ic, is_token, parse_u64, split_commas, text, trim};
+use crate::scan::{eq_ic, find_lf, is_lws, is_token, parse_u64, split_commas, text, trim};
 use crate::typed::{
     self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
     check_media_type, delta_seconds,
@@ -338,17 +338,29 @@ impl Message {
         &self.cseq
     }
 
-    /// The From header (validated while parsing, so `None` only for a message built
-    /// without one).
+    /// The From header; `None` when there is none or its URI does not parse (its structure and
+    /// tag were validated while parsing, its URI is read here).
     pub fn from(&self) -> Option<NameAddr<'_>> {
         self.header(HeaderName::From)
             .and_then(|v| NameAddr::parse(v).ok())
     }
 
-    /// The To header (validated while parsing).
+    /// The To header; `None` when its URI does not parse (see [`Message::from`]).
     pub fn to(&self) -> Option<NameAddr<'_>> {
         self.header(HeaderName::To)
             .and_then(|v| NameAddr::parse(v).ok())
+    }
+
+    /// Parses the From and To URIs (their structure and tags were checked while parsing): what
+    /// a UAS does before it acts on a dialog-creating request. The error answers 400 Bad From /
+    /// Bad To.
+    pub fn check_addresses(&self) -> Result<(), ParseError> {
+        for name in [HeaderName::From, HeaderName::To] {
+            if let Some(v) = self.header(name) {
+                NameAddr::parse(v).map_err(|f| bad(name, f))?;
+            }
+        }
+        Ok(())
     }
 
     /// The From tag.
@@ -612,65 +624,69 @@ pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses the start line and headers of `buf` (leading CRLFs skipped).
 pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
-    let lead = buf.len() - trim_leading_crlf(buf).len();
-    if buf[lead..].iter().all(|b| b.is_ascii_whitespace()) {
+    let b: &[u8] = buf;
+    let lead = b.len() - trim_leading_crlf(b).len();
+    if b[lead..].iter().all(|c| c.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    // One pass over the lines: the empty line ends the header section.
-    let mut lines = Lines::new(buf, lead);
-    let first = lines.next().ok_or(ParseError::StartLine("empty"))?;
-    let start = parse_start_line(buf, first)?;
+    let first_end = find_lf(b, lead).unwrap_or(b.len());
+    let first = &b[lead..first_end];
+    let start = parse_start_line(b, first.strip_suffix(b"\r").unwrap_or(first))?;
 
+    // One pass over the header lines: each is a token name, optional blanks, ':', and a value
+    // running to the end of the line and over any fold (a line starting with SP or HT).
     let mut headers: Vec<Header> = Vec::with_capacity(24);
-    let mut head_len = None;
+    let mut i = first_end + 1;
     let mut line_no = 1;
-    while let Some(line) = lines.next() {
+    let head_len = loop {
         line_no += 1;
-        if line.is_empty() {
-            head_len = Some(lines.pos.min(buf.len()));
-            break;
+        match b.get(i) {
+            None if b.ends_with(b"\n") => break b.len(),
+            None => return Err(ParseError::Unterminated),
+            Some(b'\n') => break i + 1,
+            Some(b'\r') if b.get(i + 1) == Some(&b'\n') => break i + 2,
+            Some(b'\r') if i + 1 == b.len() => break b.len(),
+            Some(_) => {}
         }
-        if line[0] == b' ' || line[0] == b'\t' {
-            // A fold: extend the previous header's value to the end of this line.
-            let last = headers
-                .last_mut()
-                .ok_or(ParseError::HeaderLine { line: line_no })?;
-            let end = offset(buf, line).map_or(last.value.end, |s| s.end);
-            let value = trim(&buf[last.value.start as usize..end as usize]);
-            last.value = offset(buf, value).unwrap_or(last.value);
-            continue;
+        let name_start = i;
+        while i < b.len() && is_token(b[i]) {
+            i += 1;
         }
-        // header-name HCOLON: a token, optional whitespace, then ':'.
-        let name_len = line
-            .iter()
-            .position(|&b| !is_token(b))
-            .unwrap_or(line.len());
-        let mut colon = name_len;
-        while matches!(line.get(colon), Some(b' ' | b'\t')) {
-            colon += 1;
+        let name_len = i - name_start;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
         }
-        if name_len == 0 || line.get(colon) != Some(&b':') {
+        if name_len == 0 || b.get(i) != Some(&b':') {
             return Err(ParseError::HeaderLine { line: line_no });
         }
-        let name = &line[..name_len];
-        let value = trim(&line[colon + 1..]);
-        let name_span = offset(buf, name).ok_or(ParseError::HeaderLine { line: line_no })?;
-        let value_span = offset(buf, value)
-            .or_else(|| offset(buf, &line[line.len()..]))
-            .ok_or(ParseError::HeaderLine { line: line_no })?;
+        i += 1;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let value_start = i;
+        let mut lf = find_lf(b, i).unwrap_or(b.len());
+        while matches!(b.get(lf + 1), Some(b' ' | b'\t')) {
+            line_no += 1;
+            lf = find_lf(b, lf + 1).unwrap_or(b.len());
+        }
+        // The value ends before the line's CRLF; a fold that began right after the colon
+        // leaves line-break whitespace at its start, trimmed here.
+        let mut value_end = lf.min(b.len());
+        while value_end > value_start && is_lws(b[value_end - 1]) {
+            value_end -= 1;
+        }
+        let mut v0 = value_start;
+        while v0 < value_end && is_lws(b[v0]) {
+            v0 += 1;
+        }
         headers.push(Header {
-            name: HeaderName::from_bytes(name),
-            name_span,
-            value: value_span,
+            name: HeaderName::from_buf(b, name_start, name_len),
+            name_span: Span::new(name_start, name_start + name_len),
+            value: Span::new(v0, value_end),
         });
-    }
-    let head_len = match head_len {
-        Some(n) => n,
-        // A datagram whose last header line ends the packet: tolerated, no body.
-        None if buf.ends_with(b"\n") => buf.len(),
-        None => return Err(ParseError::Unterminated),
+        i = lf + 1;
     };
-    let head = &buf[..head_len];
+    let head = &b[..head_len];
 
     let mut msg = Message {
         buf: buf.clone(),
@@ -694,42 +710,6 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
         content_length,
         head_len,
     })
-}
-
-/// Lines of the buffer, CR stripped; one memchr scan for the whole buffer.
-struct Lines<'a> {
-    s: &'a [u8],
-    pos: usize,
-    origin: usize,
-    newlines: memchr::Memchr<'a>,
-}
-
-impl<'a> Lines<'a> {
-    fn new(s: &'a [u8], pos: usize) -> Lines<'a> {
-        Lines {
-            s,
-            pos,
-            origin: pos,
-            newlines: memchr::memchr_iter(b'\n', s.get(pos..).unwrap_or(&[])),
-        }
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.pos >= self.s.len() {
-            return None;
-        }
-        let start = self.pos;
-        let end = match self.newlines.next() {
-            Some(i) => self.origin + i,
-            None => self.s.len(),
-        };
-        self.pos = end + 1;
-        let line = &self.s[start..end.min(self.s.len())];
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
-    }
 }
 
 fn parse_start_line(head: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
@@ -850,9 +830,11 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
                 msg.top_via = offset(head, trim(item)).unwrap_or_default();
                 msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
             }
+            // From and To: display name, brackets, parameters and tag are checked here; the URI
+            // is parsed when read (as Contact's is), so `from()`/`to()` say when it is unreadable.
             HeaderName::From | HeaderName::To => {
-                let na = NameAddr::parse(value).map_err(|f| bad(h.name, f))?;
-                let tag = na.tag().and_then(|t| offset(head, t.as_bytes()));
+                let (_, tag) = NameAddr::check_structure(value).map_err(|f| bad(h.name, f))?;
+                let tag = tag.and_then(|t| offset(head, t));
                 if h.name == HeaderName::From {
                     have[1] = true;
                     msg.from_tag = tag;

@@ -203,6 +203,47 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The first `\n` at or after `from`: eight bytes per step (header lines are short, so this
+/// beats a vector search's set-up cost).
+#[inline]
+pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ LFS;
+        // A zero byte of x is a '\n'; the lowest flagged byte is always a true one.
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s.get(i..)?.iter().position(|&b| b == b'\n').map(|p| i + p)
+}
+
+/// True when a byte of `s` is a space or a control character (`<= 0x20`), eight bytes per
+/// step.
+#[inline]
+pub(crate) fn has_space_or_ctl(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w);
+        // Flags a byte below 0x21 (bytes of 0x80 and above never flag).
+        if x.wrapping_sub(ONES * 0x21) & !x & HIGHS != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b <= b' ')
+}
+
 /// Parses an unsigned decimal that must fit in `max` (leading zeros allowed, as RFC 3261 does).
 pub(crate) fn parse_u64(digits: &[u8], max: u64) -> Option<u64> {
     if digits.is_empty() {
@@ -241,8 +282,14 @@ pub(crate) fn eq_ic(a: &[u8], b: &[u8]) -> bool {
 /// Splits a header value at top-level commas (outside quotes and angle brackets).
 pub(crate) fn split_commas(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut pos = 0;
+    // Most values hold no comma at all: one item, found with one vector search.
     let mut done = false;
+    let mut single = memchr::memchr(b',', s).is_none().then_some(s);
     std::iter::from_fn(move || {
+        if let Some(one) = single.take() {
+            done = true;
+            return Some(one);
+        }
         if done {
             return None;
         }
@@ -288,6 +335,40 @@ mod tests {
             parts,
             vec![&br#""a,b" <sip:x;p=1,2>"#[..], &b" <sip:y>"[..]]
         );
+    }
+
+    #[test]
+    fn line_feeds_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut s = vec![b'a'; len];
+                s[at] = b'\n';
+                if at + 3 < len {
+                    s[at + 3] = b'\n';
+                }
+                for from in 0..=at {
+                    assert_eq!(find_lf(&s, from), Some(at), "len {len} at {at} from {from}");
+                }
+                assert_eq!(find_lf(&s, at + 1), (at + 3 < len).then_some(at + 3));
+            }
+            assert_eq!(find_lf(&vec![0x8a; len], 0), None);
+        }
+    }
+
+    #[test]
+    fn spaces_and_controls_found_anywhere() {
+        for len in 1..30 {
+            for at in 0..len {
+                for bad in [0u8, b'\t', b'\r', b' ', 0x1f] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = bad;
+                    assert!(has_space_or_ctl(&s), "{bad:#x} at {at} of {len}");
+                }
+                let mut s = vec![0xffu8; len];
+                s[at] = b'!';
+                assert!(!has_space_or_ctl(&s));
+            }
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use crate::Method;
 use crate::params::Params;
-use crate::scan::{Cursor, is_token, is_word, parse_u64, text, trim};
-use crate::uri::{Host, Uri, parse_hostport};
+use crate::scan::{Cursor, is_lws, is_token, is_word, parse_u64, text, trim};
+use crate::uri::{Host, RawHost, Uri, parse_hostport};
 
 /// A syntax fault inside one header value; the parser turns it into a 400 reason.
 pub(crate) type Fault = &'static str;
@@ -35,8 +35,8 @@ impl<'a> NameAddr<'a> {
     /// returns whether the URI was in angle brackets, and the tag.
     pub(crate) fn check_structure(value: &'a [u8]) -> Result<(bool, Option<&'a [u8]>), Fault> {
         let (_, uri, _, tag, bracketed) = Self::split(value)?;
-        let colon = uri.iter().position(|&b| b == b':').ok_or("invalid URI")?;
-        if colon == 0 || uri.iter().any(|&b| b <= b' ') {
+        let colon = memchr::memchr(b':', uri).ok_or("invalid URI")?;
+        if colon == 0 || crate::scan::has_space_or_ctl(uri) {
             return Err("invalid URI");
         }
         Ok((bracketed, tag))
@@ -56,38 +56,40 @@ impl<'a> NameAddr<'a> {
         Fault,
     > {
         let v = trim(value);
-        let mut c = Cursor::new(v);
         let display;
         let uri_bytes;
         let mut bracketed = true;
-        if c.peek() == Some(b'"') {
-            display = Some(c.quoted().ok_or("unterminated quoted display name")?);
-            c.skip_ws();
-            uri_bytes = angle(&mut c)?;
+        let mut i;
+        if v.first() == Some(&b'"') {
+            let end = quoted_end(v, 0).ok_or("unterminated quoted display name")?;
+            display = Some(&v[1..end - 1]);
+            i = skip_lws(v, end);
+            (uri_bytes, i) = angle(v, i)?;
         } else if let Some(lt) = top_level_lt(v) {
             let name = trim(&v[..lt]);
             // display-name = *(token LWS): tokens separated by whitespace only.
-            if !name
-                .iter()
-                .all(|&b| is_token(b) || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
-            {
+            if !name.iter().all(|&b| is_token(b) || is_lws(b)) {
                 return Err("display name must be tokens or a quoted string");
             }
             display = if name.is_empty() { None } else { Some(name) };
-            c.pos = lt;
-            uri_bytes = angle(&mut c)?;
+            (uri_bytes, i) = angle(v, lt)?;
         } else {
             display = None;
             bracketed = false;
             // addr-spec form: the URI ends at whitespace or ';' and may not carry headers.
-            let u = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
-            if u.contains(&b'?') || u.contains(&b',') {
+            let end = v
+                .iter()
+                .position(|&b| b == b';' || is_lws(b))
+                .unwrap_or(v.len());
+            let u = &v[..end];
+            if memchr::memchr2(b'?', b',', u).is_some() {
                 return Err("URI with headers or commas must be in angle brackets");
             }
             uri_bytes = u;
+            i = end;
         }
         let mut picked = Picked::default();
-        let params = header_params(&mut c, &mut picked)?;
+        let params = header_params(v, i, &mut picked)?;
         Ok((display, uri_bytes, params, picked.tag, bracketed))
     }
 
@@ -112,33 +114,66 @@ impl<'a> NameAddr<'a> {
     }
 }
 
+/// Where the `<` of a name-addr is, if there is one before any parameter.
 fn top_level_lt(v: &[u8]) -> Option<usize> {
-    let mut in_quotes = false;
-    for (i, &b) in v.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'<' if !in_quotes => return Some(i),
-            b';' if !in_quotes => return None,
-            _ => {}
+    match memchr::memchr3(b'<', b';', b'"', v) {
+        Some(i) if v[i] == b'<' => Some(i),
+        Some(i) if v[i] == b'"' => {
+            // A quote after a token display name: walk it with quotes respected.
+            let mut in_quotes = false;
+            for (j, &b) in v.iter().enumerate().skip(i) {
+                match b {
+                    b'"' => in_quotes = !in_quotes,
+                    b'<' if !in_quotes => return Some(j),
+                    b';' if !in_quotes => return None,
+                    _ => {}
+                }
+            }
+            None
         }
+        _ => None,
     }
-    None
 }
 
-fn angle<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], Fault> {
-    if !c.eat(b'<') {
+/// `"<" addr-spec ">"` at `v[i]`: the URI and the index just past the `>`.
+fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize), Fault> {
+    if v.get(i) != Some(&b'<') {
         return Err("expected '<'");
     }
-    let inner = c.take_while(|b| b != b'>');
-    if !c.eat(b'>') {
-        return Err("unterminated '<'");
-    }
+    let close = memchr::memchr(b'>', &v[i + 1..]).ok_or("unterminated '<'")? + i + 1;
+    let inner = &v[i + 1..close];
     if inner.first().is_some_and(|b| b.is_ascii_whitespace())
         || inner.last().is_some_and(|b| b.is_ascii_whitespace())
     {
         return Err("whitespace inside angle brackets");
     }
-    Ok(inner)
+    Ok((inner, close + 1))
+}
+
+/// Skips LWS from `i`.
+#[inline]
+fn skip_lws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_lws(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the quoted-string that opens at `s[i]` (a `"`).
+fn quoted_end(s: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = memchr::memchr2(b'"', b'\\', s.get(j..)?)? + j;
+        if s[k] == b'"' {
+            return Some(k + 1);
+        }
+        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+        let next = *s.get(k + 1)?;
+        if next == b'\r' || next == b'\n' || next > 0x7f {
+            return None;
+        }
+        j = k + 2;
+    }
 }
 
 /// Parameters a caller wants picked out while the list is validated (one pass, no lookups).
@@ -150,29 +185,40 @@ pub(crate) struct Picked<'a> {
     pub(crate) rport: Option<Option<&'a [u8]>>,
 }
 
-/// `*( SEMI generic-param )` up to the end of the value; validated, then kept raw.
-fn header_params<'a>(c: &mut Cursor<'a>, picked: &mut Picked<'a>) -> Result<Params<'a>, Fault> {
-    c.skip_ws();
-    let start = c.pos;
-    while !c.at_end() {
-        if !c.sep(b';') {
+/// `*( SEMI generic-param )` from `s[i]` to the end of the value; validated, then kept raw.
+fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<Params<'a>, Fault> {
+    let mut i = skip_lws(s, i);
+    let start = i;
+    while i < s.len() {
+        if s[i] != b';' {
             return Err("unexpected text after value");
         }
-        let name = c.token().ok_or("empty or invalid parameter name")?;
+        i = skip_lws(s, i + 1);
+        let n0 = i;
+        while i < s.len() && is_token(s[i]) {
+            i += 1;
+        }
+        if i == n0 {
+            return Err("empty or invalid parameter name");
+        }
+        let name = &s[n0..i];
         let mut value = None;
-        if c.sep(b'=') {
-            if c.peek() == Some(b'"') {
-                let q0 = c.pos;
-                c.quoted().ok_or("unterminated quoted parameter")?;
-                value = Some(&c.s[q0..c.pos]);
+        let j = skip_lws(s, i);
+        if s.get(j) == Some(&b'=') {
+            let v0 = skip_lws(s, j + 1);
+            if s.get(v0) == Some(&b'"') {
+                i = quoted_end(s, v0).ok_or("unterminated quoted parameter")?;
             } else {
                 // token / host (IPv6 references included)
-                let v = c.take_while(|b| is_token(b) || matches!(b, b'[' | b']' | b':'));
-                if v.is_empty() {
+                i = v0;
+                while i < s.len() && (is_token(s[i]) || matches!(s[i], b'[' | b']' | b':')) {
+                    i += 1;
+                }
+                if i == v0 {
                     return Err("empty parameter value");
                 }
-                value = Some(v);
             }
+            value = Some(&s[v0..i]);
         }
         match name.len() {
             3 if name.eq_ignore_ascii_case(b"tag") => picked.tag = value,
@@ -181,16 +227,16 @@ fn header_params<'a>(c: &mut Cursor<'a>, picked: &mut Picked<'a>) -> Result<Para
             8 if name.eq_ignore_ascii_case(b"received") => picked.received = value,
             _ => {}
         }
-        c.skip_ws();
+        i = skip_lws(s, i);
     }
-    Ok(Params::new(&c.s[start..]))
+    Ok(Params::new(&s[start..]))
 }
 
 /// One Via value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
-    transport: &'a str,
-    host: Host<'a>,
+    transport: &'a [u8],
+    host: RawHost<'a>,
     port: Option<u16>,
     params: Params<'a>,
     sent_by: &'a [u8],
@@ -202,7 +248,60 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via value (`SIP/2.0/UDP host:port;branch=…`).
     pub fn parse(value: &'a [u8]) -> Result<Via<'a>, Fault> {
-        let mut c = Cursor::new(trim(value));
+        let v = trim(value);
+        // sent-protocol, written without LWS in nearly every Via; the general form is below.
+        let (transport, mut i) = match v.get(..8) {
+            Some(p)
+                if p[..4].eq_ignore_ascii_case(b"SIP/")
+                    && &p[4..] == b"2.0/"
+                    && v.get(8).is_some_and(|&b| is_token(b)) =>
+            {
+                let mut i = 9;
+                while i < v.len() && is_token(v[i]) {
+                    i += 1;
+                }
+                (&v[8..i], i)
+            }
+            _ => Self::sent_protocol(v)?,
+        };
+        if !v.get(i).is_some_and(|&b| is_lws(b)) {
+            return Err("missing sent-by");
+        }
+        i = skip_lws(v, i);
+        let sb0 = i;
+        while i < v.len() && v[i] != b';' && !is_lws(v[i]) {
+            i += 1;
+        }
+        let sent_by = &v[sb0..i];
+        let (host, port) = parse_hostport(sent_by).map_err(|_| "invalid sent-by")?;
+        let mut picked = Picked::default();
+        let params = header_params(v, i, &mut picked)?;
+        let branch = match picked.branch {
+            None => None,
+            Some(Some(b)) if b.iter().all(|&x| is_token(x)) => Some(b),
+            Some(_) => return Err("invalid branch"),
+        };
+        let rport = match picked.rport {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(p)) => Some(Some(parse_u64(p, 65535).ok_or("invalid rport")? as u16)),
+        };
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params,
+            sent_by,
+            branch,
+            received: picked.received,
+            rport,
+        })
+    }
+
+    /// `protocol-name SLASH protocol-version SLASH transport` with LWS allowed around each
+    /// slash: the transport and the index after it.
+    fn sent_protocol(v: &'a [u8]) -> Result<(&'a [u8], usize), Fault> {
+        let mut c = Cursor::new(v);
         let name = c.token().ok_or("missing protocol name")?;
         if !c.sep(b'/') {
             return Err("malformed sent-protocol");
@@ -215,40 +314,14 @@ impl<'a> Via<'a> {
             return Err("malformed sent-protocol");
         }
         let transport = c.token().ok_or("missing transport")?;
-        if !c.skip_ws() {
-            return Err("missing sent-by");
-        }
-        let sent_by = c.take_while(|b| !matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'));
-        let (host, port) = parse_hostport(sent_by).map_err(|_| "invalid sent-by")?;
-        let mut picked = Picked::default();
-        let params = header_params(&mut c, &mut picked)?;
-        let branch = match picked.branch {
-            None => None,
-            Some(Some(b)) if b.iter().all(|&x| is_token(x)) => Some(b),
-            Some(_) => return Err("invalid branch"),
-        };
-        let rport = match picked.rport {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(p)) => Some(Some(parse_u64(p, 65535).ok_or("invalid rport")? as u16)),
-        };
-        Ok(Via {
-            transport: text(transport),
-            host,
-            port,
-            params,
-            sent_by,
-            branch,
-            received: picked.received,
-            rport,
-        })
+        Ok((transport, c.pos))
     }
 
     /// `SIP/2.0/UDP invalid`: stands in where a validated Via is read back (never observed).
     pub(crate) fn placeholder() -> Via<'static> {
         Via {
-            transport: "UDP",
-            host: Host::Name("invalid"),
+            transport: b"UDP",
+            host: RawHost::Name(b"invalid"),
             port: None,
             params: Params::default(),
             sent_by: b"invalid",
@@ -260,12 +333,12 @@ impl<'a> Via<'a> {
 
     /// The transport (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`…), as written.
     pub fn transport(&self) -> &'a str {
-        self.transport
+        text(self.transport)
     }
 
     /// The sent-by host.
     pub fn host(&self) -> Host<'a> {
-        self.host
+        self.host.host()
     }
 
     /// The sent-by port, if written.
@@ -401,13 +474,14 @@ pub(crate) fn check_date(v: &[u8]) -> Result<(), Fault> {
 
 /// Validates `type/subtype *(;param)`.
 pub(crate) fn check_media_type(v: &[u8]) -> Result<(), Fault> {
-    let mut c = Cursor::new(trim(v));
+    let v = trim(v);
+    let mut c = Cursor::new(v);
     c.token().ok_or("invalid media type")?;
     if !c.sep(b'/') {
         return Err("invalid media type");
     }
     c.token().ok_or("invalid media subtype")?;
-    header_params(&mut c, &mut Picked::default()).map(|_| ())
+    header_params(v, c.pos, &mut Picked::default()).map(|_| ())
 }
 
 /// A delta-seconds value (Expires, Retry-After, Min-SE…), at most 2³²−1.

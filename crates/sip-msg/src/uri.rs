@@ -75,10 +75,28 @@ pub struct Uri<'a> {
     scheme: Scheme,
     user: Option<&'a [u8]>,
     password: Option<&'a [u8]>,
-    host: Option<Host<'a>>,
+    host: Option<RawHost<'a>>,
     port: Option<u16>,
     params: Params<'a>,
     headers: Option<&'a [u8]>,
+}
+
+/// A host as validated: names stay bytes (all ASCII) until read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawHost<'a> {
+    Name(&'a [u8]),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl<'a> RawHost<'a> {
+    pub(crate) fn host(self) -> Host<'a> {
+        match self {
+            RawHost::Name(n) => Host::Name(text(n)),
+            RawHost::V4(a) => Host::V4(a),
+            RawHost::V6(a) => Host::V6(a),
+        }
+    }
 }
 
 /// A parsed URI as offsets into the buffer it came from, so a message can keep it without
@@ -130,6 +148,31 @@ fn check_escaped_with(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
     true
 }
 
+/// True when `s[at..at + 2]` are two hex digits.
+#[inline]
+fn hex2(s: &[u8], at: usize) -> bool {
+    matches!(s.get(at..at + 2), Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
+}
+
+/// Scans from `i` over bytes of class `mask` and `%HH` escapes; returns where they end, or
+/// `None` at a `%` that is not an escape.
+#[inline]
+fn scan_escaped(s: &[u8], mut i: usize, mask: u8) -> Option<usize> {
+    while let Some(&b) = s.get(i) {
+        if is(b, mask) {
+            i += 1;
+        } else if b == b'%' {
+            if !hex2(s, i + 1) {
+                return None;
+            }
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    Some(i)
+}
+
 /// Checks that every byte is in class `mask` or is a valid `%HH` escape.
 fn check_escaped(s: &[u8], mask: u8) -> bool {
     let mut i = 0;
@@ -150,21 +193,18 @@ fn check_escaped(s: &[u8], mask: u8) -> bool {
 }
 
 /// Parses `host[:port]` as in a SIP URI or a Via sent-by.
-pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), UriError> {
+pub(crate) fn parse_hostport(s: &[u8]) -> Result<(RawHost<'_>, Option<u16>), UriError> {
     let (host, port) = if s.first() == Some(&b'[') {
         let close = s.iter().position(|&b| b == b']').ok_or(UriError::Host)?;
-        let addr = text(&s[1..close])
-            .parse::<Ipv6Addr>()
-            .map_err(|_| UriError::Host)?;
         let rest = &s[close + 1..];
         let port = match rest {
             [] => None,
             [b':', digits @ ..] => Some(digits),
             _ => return Err(UriError::Port),
         };
-        (Host::V6(addr), port)
+        (RawHost::V6(parse_ipv6(&s[1..close])?), port)
     } else {
-        let (h, p) = match s.iter().position(|&b| b == b':') {
+        let (h, p) = match memchr::memchr(b':', s) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
@@ -175,6 +215,10 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), UriErr
         Some(d) => Some(parse_u64(d, 65535).ok_or(UriError::Port)? as u16),
     };
     Ok((host, port))
+}
+
+fn parse_ipv6(s: &[u8]) -> Result<Ipv6Addr, UriError> {
+    text(s).parse::<Ipv6Addr>().map_err(|_| UriError::Host)
 }
 
 /// Dotted-quad IPv4 without leading-zero ambiguity checks beyond 0–255 per octet.
@@ -206,27 +250,44 @@ fn parse_ipv4(h: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-fn parse_host(h: &[u8]) -> Result<Host<'_>, UriError> {
+fn parse_host(h: &[u8]) -> Result<RawHost<'_>, UriError> {
     if h.is_empty() {
         return Err(UriError::Host);
     }
     if h[0].is_ascii_digit()
         && let Some(a) = parse_ipv4(h)
     {
-        return Ok(Host::V4(a));
+        return Ok(RawHost::V4(a));
     }
     // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as deployed networks use it.
     let ok = h.iter().all(|&b| is(b, HOST));
     if !ok || h[0] == b'.' || h[0] == b'-' {
         return Err(UriError::Host);
     }
-    Ok(Host::Name(text(h)))
+    Ok(RawHost::Name(h))
 }
 
 impl<'a> Uri<'a> {
     /// Parses a URI; `s` must have no surrounding whitespace.
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, UriError> {
-        let colon = s.iter().position(|&b| b == b':').ok_or(UriError::Scheme)?;
+        let mut uri = Uri {
+            raw: s,
+            scheme: Scheme::Sip,
+            user: None,
+            password: None,
+            host: None,
+            port: None,
+            params: Params::default(),
+            headers: None,
+        };
+        // Nearly every URI a switch sees is `sip:`.
+        if let Some(p) = s.get(..4)
+            && p.eq_ignore_ascii_case(b"sip:")
+        {
+            uri.parse_sip(&s[4..])?;
+            return Ok(uri);
+        }
+        let colon = memchr::memchr(b':', s).ok_or(UriError::Scheme)?;
         let scheme_raw = &s[..colon];
         let valid_scheme = scheme_raw.first().is_some_and(u8::is_ascii_alphabetic)
             && scheme_raw
@@ -245,16 +306,7 @@ impl<'a> Uri<'a> {
             Scheme::Other
         };
         let rest = &s[colon + 1..];
-        let mut uri = Uri {
-            raw: s,
-            scheme,
-            user: None,
-            password: None,
-            host: None,
-            port: None,
-            params: Params::default(),
-            headers: None,
-        };
+        uri.scheme = scheme;
         match scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
             Scheme::Tel => {
@@ -283,43 +335,91 @@ impl<'a> Uri<'a> {
         Ok(uri)
     }
 
+    /// `[userinfo "@"] hostport *(";" uri-parameter) ["?" headers]`, each part checked as it
+    /// is passed: one scan of the bytes.
     fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), UriError> {
         // The user part may hold ';' '?' '/' ',' but never '@', while params and headers
         // never hold '@' unescaped: the first '@' ends the userinfo.
-        let hostpart = match memchr::memchr(b'@', rest) {
-            Some(at) => {
-                let userinfo = &rest[..at];
-                let (user, password) = match userinfo.iter().position(|&b| b == b':') {
-                    Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                    None => (userinfo, None),
-                };
-                if user.is_empty() || !check_escaped(user, USER) {
+        let mut i = 0;
+        if let Some(at) = memchr::memchr(b'@', rest) {
+            let mut colon = None;
+            while i < at {
+                let b = rest[i];
+                if colon.is_none() && is(b, USER) || colon.is_some() && is(b, PASSWORD) {
+                    i += 1;
+                } else if b == b':' && colon.is_none() {
+                    colon = Some(i);
+                    i += 1;
+                } else if b == b'%' && hex2(rest, i + 1) {
+                    i += 3;
+                } else {
                     return Err(UriError::User);
                 }
-                if let Some(p) = password
-                    && !check_escaped(p, PASSWORD)
-                {
-                    return Err(UriError::User);
-                }
-                self.user = Some(user);
-                self.password = password;
-                &rest[at + 1..]
             }
-            None => rest,
-        };
-        let (before_headers, headers) = match hostpart.iter().position(|&b| b == b'?') {
-            Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
-            None => (hostpart, None),
-        };
-        let host_end = before_headers
-            .iter()
-            .position(|&b| b == b';')
-            .unwrap_or(before_headers.len());
-        let (host, port) = parse_hostport(&before_headers[..host_end])?;
-        self.host = Some(host);
-        self.port = port;
-        self.params = parse_uri_params(&before_headers[host_end..])?;
-        if let Some(h) = headers {
+            let user_end = colon.unwrap_or(at);
+            if user_end == 0 {
+                return Err(UriError::User);
+            }
+            self.user = Some(&rest[..user_end]);
+            self.password = colon.map(|c| &rest[c + 1..at]);
+            i = at + 1;
+        }
+        // hostport
+        let host_start = i;
+        if rest.get(i) == Some(&b'[') {
+            let close = memchr::memchr(b']', &rest[i..]).ok_or(UriError::Host)? + i;
+            self.host = Some(RawHost::V6(parse_ipv6(&rest[i + 1..close])?));
+            i = close + 1;
+            if !matches!(rest.get(i), None | Some(b':' | b';' | b'?')) {
+                return Err(UriError::Port);
+            }
+        } else {
+            while i < rest.len() && is(rest[i], HOST) {
+                i += 1;
+            }
+            let h = &rest[host_start..i];
+            if h.is_empty() || !matches!(rest.get(i), None | Some(b':' | b';' | b'?')) {
+                return Err(UriError::Host);
+            }
+            self.host = Some(parse_host(h)?);
+        }
+        if rest.get(i) == Some(&b':') {
+            let p0 = i + 1;
+            i = p0;
+            while i < rest.len() && rest[i].is_ascii_digit() {
+                i += 1;
+            }
+            let port = parse_u64(&rest[p0..i], 65535).ok_or(UriError::Port)?;
+            if !matches!(rest.get(i), None | Some(b';' | b'?')) {
+                return Err(UriError::Port);
+            }
+            self.port = Some(port as u16);
+        }
+        // *( ";" pname [ "=" pvalue ] )
+        let params_start = i;
+        while rest.get(i) == Some(&b';') {
+            i += 1;
+            let n0 = i;
+            i = scan_escaped(rest, i, PARAM).ok_or(UriError::Param)?;
+            if i == n0 {
+                return Err(UriError::Param);
+            }
+            if rest.get(i) == Some(&b'=') {
+                i += 1;
+                let v0 = i;
+                i = scan_escaped(rest, i, PARAM).ok_or(UriError::Param)?;
+                if i == v0 {
+                    return Err(UriError::Param);
+                }
+            }
+            if !matches!(rest.get(i), None | Some(b';' | b'?')) {
+                return Err(UriError::Param);
+            }
+        }
+        self.params = Params::new(&rest[params_start..i]);
+        if i < rest.len() {
+            // rest[i] is '?'
+            let h = &rest[i + 1..];
             for item in h.split(|&b| b == b'&') {
                 let (name, value) = match item.iter().position(|&b| b == b'=') {
                     Some(e) => (&item[..e], &item[e + 1..]),
@@ -343,12 +443,12 @@ impl<'a> Uri<'a> {
         };
         let host = match self.host {
             None => None,
-            Some(Host::Name(n)) => {
-                let (a, b) = rel(base, n.as_bytes())?;
+            Some(RawHost::Name(n)) => {
+                let (a, b) = rel(base, n)?;
                 Some(HostSpan::Name(a, b))
             }
-            Some(Host::V4(a)) => Some(HostSpan::V4(a)),
-            Some(Host::V6(a)) => Some(HostSpan::V6(a)),
+            Some(RawHost::V4(a)) => Some(HostSpan::V4(a)),
+            Some(RawHost::V6(a)) => Some(HostSpan::V6(a)),
         };
         let params = if self.params.as_str().is_empty() {
             (0, 0)
@@ -375,9 +475,9 @@ impl<'a> Uri<'a> {
             user: s.user.map(|r| at(base, r)),
             password: s.password.map(|r| at(base, r)),
             host: s.host.map(|h| match h {
-                HostSpan::Name(a, b) => Host::Name(text(at(base, (a, b)))),
-                HostSpan::V4(a) => Host::V4(a),
-                HostSpan::V6(a) => Host::V6(a),
+                HostSpan::Name(a, b) => RawHost::Name(at(base, (a, b))),
+                HostSpan::V4(a) => RawHost::V4(a),
+                HostSpan::V6(a) => RawHost::V6(a),
             }),
             port: s.port,
             params: Params::new(at(base, s.params)),
@@ -412,7 +512,7 @@ impl<'a> Uri<'a> {
 
     /// The host of a SIP/SIPS URI.
     pub fn host(&self) -> Option<Host<'a>> {
-        self.host
+        self.host.map(RawHost::host)
     }
 
     /// The explicit port.

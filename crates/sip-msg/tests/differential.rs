@@ -36,8 +36,10 @@ fn sipx(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Our verdict: the message parses and its From and To URIs read (what the switch checks
+/// before acting on a request).
 fn ours(bytes: &[u8]) -> Result<(), ParseError> {
-    Message::parse(Bytes::copy_from_slice(bytes)).map(|_| ())
+    Message::parse(Bytes::copy_from_slice(bytes))?.check_addresses()
 }
 
 /// A disagreement this project has decided, and the rule that decides it.

@@ -13,7 +13,11 @@ fn load(name: &str) -> Vec<u8> {
 }
 
 fn ok(name: &str) -> Message {
-    Message::parse(Bytes::from(load(name))).unwrap_or_else(|e| panic!("{name} must parse: {e}"))
+    let m = Message::parse(Bytes::from(load(name)))
+        .unwrap_or_else(|e| panic!("{name} must parse: {e}"));
+    m.check_addresses()
+        .unwrap_or_else(|e| panic!("{name}: From and To must read: {e}"));
+    m
 }
 
 fn rejected(name: &str) -> (ParseError, Verdict) {
@@ -484,4 +488,22 @@ fn every_torture_file_has_a_test() {
     for n in names {
         assert!(me.contains(&format!("\"{n}\"")), "no test for {n}");
     }
+}
+
+#[test]
+fn a_from_uri_that_does_not_parse_is_found_when_the_addresses_are_checked() {
+    let raw = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n\
+From: <sip:alice@exa=mple.com>;tag=1\r\n\
+To: <sip:bob@example.com>\r\n\
+Call-ID: a\r\n\
+CSeq: 1 INVITE\r\n\
+Content-Length: 0\r\n\r\n";
+    let m = Message::parse(Bytes::from_static(raw)).expect("structure and tag are valid");
+    assert_eq!(m.from_tag(), Some("1"));
+    assert!(m.from().is_none());
+    let err = m
+        .check_addresses()
+        .expect_err("the From URI host is invalid");
+    assert_eq!(err.verdict(true), Verdict::Respond(400, "Bad From"));
 }
