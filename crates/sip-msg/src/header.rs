@@ -141,12 +141,15 @@ const LONG: [(&[u8], HeaderName); 49] = [
 const MAX_LEN: usize = 20;
 const SLOTS: usize = 128;
 
-/// One slot of the lookup table: the folded first and last eight bytes and the length
-/// (`len == 0`: empty slot).
+/// One slot of the lookup table: the lower-case first and last eight bytes, which bits of
+/// them a byte may differ in (0x20 where the name has a letter) and the length (`len == 0`:
+/// empty slot).
 #[derive(Clone, Copy)]
 struct Slot {
     head: u64,
     tail: u64,
+    case_head: u64,
+    case_tail: u64,
     len: u8,
     name: HeaderName,
 }
@@ -162,29 +165,46 @@ const fn word(s: &[u8], at: usize) -> u64 {
     w
 }
 
-/// Folds ASCII case by setting bit 0x20 of every byte present (`n` bytes). Known names are
-/// letters and '-', which have that bit set; among token characters only the upper-case letters
-/// become a letter or '-' that way, so a folded match is a case-insensitive match.
-const fn fold(w: u64, n: usize) -> u64 {
-    let mask = if n >= 8 {
-        u64::MAX
+/// The low `n` bytes of a word (all eight when `n >= 8`).
+const fn low_bytes(w: u64, n: usize) -> u64 {
+    if n >= 8 {
+        w
     } else {
-        (1u64 << (8 * n)) - 1
-    };
-    (w | 0x2020_2020_2020_2020) & mask
+        w & ((1u64 << (8 * n)) - 1)
+    }
 }
 
-/// The words a name is looked up by: its first eight bytes and its last eight (0 when eight
-/// or fewer), both folded.
-const fn key(s: &[u8]) -> (u64, u64) {
+/// Sets bit 0x20 of the low `n` bytes: the hash input, equal for names equal ignoring case.
+const fn fold(w: u64, n: usize) -> u64 {
+    low_bytes(w | 0x2020_2020_2020_2020, n)
+}
+
+/// 0x20 in every byte of `w` that is a lower-case letter.
+const fn letters(w: u64) -> u64 {
+    let mut m = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let b = (w >> (8 * i)) as u8;
+        if b.is_ascii_lowercase() {
+            m |= 0x20 << (8 * i);
+        }
+        i += 1;
+    }
+    m
+}
+
+/// The raw words a name is compared by: its first eight bytes and its last eight (0 when
+/// eight or fewer).
+const fn raw_key(s: &[u8]) -> (u64, u64) {
     let n = s.len();
-    let head = fold(word(s, 0), n);
-    let tail = if n > 8 { fold(word(s, n - 8), 8) } else { 0 };
+    let head = low_bytes(word(s, 0), n);
+    let tail = if n > 8 { word(s, n - 8) } else { 0 };
     (head, tail)
 }
 
 const fn slot_of(head: u64, tail: u64, len: usize) -> usize {
-    let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = (fold(head, len) ^ fold(tail, 8).rotate_left(29) ^ len as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 57) as usize % SLOTS
 }
 
@@ -192,6 +212,8 @@ const fn build_table() -> [Slot; SLOTS] {
     let empty = Slot {
         head: 0,
         tail: 0,
+        case_head: 0,
+        case_tail: 0,
         len: 0,
         name: HeaderName::Other,
     };
@@ -199,7 +221,7 @@ const fn build_table() -> [Slot; SLOTS] {
     let mut i = 0;
     while i < LONG.len() {
         let (n, name) = LONG[i];
-        let (head, tail) = key(n);
+        let (head, tail) = raw_key(n);
         let mut s = slot_of(head, tail, n.len());
         while t[s].len != 0 {
             s = (s + 1) % SLOTS;
@@ -207,6 +229,8 @@ const fn build_table() -> [Slot; SLOTS] {
         t[s] = Slot {
             head,
             tail,
+            case_head: letters(head),
+            case_tail: letters(tail),
             len: n.len() as u8,
             name,
         };
@@ -217,19 +241,30 @@ const fn build_table() -> [Slot; SLOTS] {
 
 static TABLE: [Slot; SLOTS] = build_table();
 
-/// Looks a folded key up in the table.
+/// Looks raw words up: a hit is a case-insensitive match of every byte (a letter may differ
+/// in bit 0x20 only, and every other byte must be equal), whatever the bytes are.
 #[inline]
 fn lookup(head: u64, tail: u64, len: usize) -> HeaderName {
     let mut s = slot_of(head, tail, len);
     loop {
-        let e = TABLE[s];
+        let e = &TABLE[s];
         if e.len == 0 {
             return HeaderName::Other;
         }
-        if usize::from(e.len) == len && e.head == head && e.tail == tail {
+        if usize::from(e.len) == len && head | e.case_head == e.head && tail | e.case_tail == e.tail
+        {
             return e.name;
         }
         s = (s + 1) % SLOTS;
+    }
+}
+
+/// The compact form `c` (any byte): a known name only for a letter.
+fn compact_any(c: u8) -> HeaderName {
+    if c.is_ascii_alphabetic() {
+        compact(c | 0x20)
+    } else {
+        HeaderName::Other
     }
 }
 
@@ -238,21 +273,21 @@ impl HeaderName {
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         match name.len() {
             0 => HeaderName::Other,
-            1 => compact(name[0] | 0x20),
+            1 => compact_any(name[0]),
             n if n > MAX_LEN => HeaderName::Other,
             n => {
-                let (head, tail) = key(name);
+                let (head, tail) = raw_key(name);
                 lookup(head, tail, n)
             }
         }
     }
 
-    /// [`HeaderName::from_bytes`] for the name at `buf[at..at + len]`, which must be token
-    /// characters: when eight bytes can be read from `at`, the head word is one load.
+    /// [`HeaderName::from_bytes`] for the name at `buf[at..at + len]`: when eight bytes can be
+    /// read from `at`, the head word is one load.
     #[inline]
     pub(crate) fn from_buf(buf: &[u8], at: usize, len: usize) -> HeaderName {
         if len == 1 {
-            return compact(buf[at] | 0x20);
+            return compact_any(buf[at]);
         }
         if len > MAX_LEN || len == 0 {
             return HeaderName::Other;
@@ -262,10 +297,10 @@ impl HeaderName {
         };
         let mut w = [0u8; 8];
         w.copy_from_slice(head);
-        let head = fold(u64::from_le_bytes(w), len);
+        let head = low_bytes(u64::from_le_bytes(w), len);
         let tail = if len > 8 {
             w.copy_from_slice(&buf[at + len - 8..at + len]);
-            fold(u64::from_le_bytes(w), 8)
+            u64::from_le_bytes(w)
         } else {
             0
         };
@@ -411,6 +446,24 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn near_misses_are_other() {
+        // A byte that folds onto '-' or a letter without being one is not a match.
+        assert_eq!(HeaderName::from_bytes(b"call\rid"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"call-i\x04"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"co\x0etact"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"\x16ia"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"\x06"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::from_bytes(b"content-lengtH"),
+            HeaderName::ContentLength
+        );
+        assert_eq!(HeaderName::from_bytes(b"content-lengt"), HeaderName::Other);
+        let buf = b"Record-Route: <sip:x>";
+        assert_eq!(HeaderName::from_buf(buf, 0, 12), HeaderName::RecordRoute);
+        assert_eq!(HeaderName::from_buf(b"Via", 0, 3), HeaderName::Via);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use crate::auth::{Challenge, Credentials, DigestError};
 use crate::error::ParseError;
 use crate::header::HeaderName;
-use crate::scan::{eq_ic, find_lf, is_lws, is_token, parse_u64, split_commas, text, trim};
+use crate::scan::{
+    eq_ic, find_lf, find_name_end, is_lws, is_token, parse_u64, split_commas, text, trim,
+};
 use crate::typed::{
     self, CSeq, ContactValue, NameAddr, Reason, SessionExpires, Via, check_call_id, check_date,
     check_media_type, delta_seconds,
@@ -648,11 +650,14 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
             Some(b'\r') if i + 1 == b.len() => break b.len(),
             Some(_) => {}
         }
+        // header-name: a token; a known name is recognised exactly, any other is checked.
         let name_start = i;
-        while i < b.len() && is_token(b[i]) {
-            i += 1;
-        }
+        i = find_name_end(b, i);
         let name_len = i - name_start;
+        let name = HeaderName::from_buf(b, name_start, name_len);
+        if name == HeaderName::Other && !b[name_start..i].iter().all(|&c| is_token(c)) {
+            return Err(ParseError::HeaderLine { line: line_no });
+        }
         while matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
@@ -672,15 +677,21 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
         // The value ends before the line's CRLF; a fold that began right after the colon
         // leaves line-break whitespace at its start, trimmed here.
         let mut value_end = lf.min(b.len());
+        if value_end > value_start && b[value_end - 1] == b'\r' {
+            value_end -= 1;
+        }
         while value_end > value_start && is_lws(b[value_end - 1]) {
             value_end -= 1;
         }
         let mut v0 = value_start;
-        while v0 < value_end && is_lws(b[v0]) {
-            v0 += 1;
+        if v0 < value_end && matches!(b[v0], b'\r' | b'\n') {
+            // Only a fold right after the colon leaves line-break whitespace here.
+            while v0 < value_end && is_lws(b[v0]) {
+                v0 += 1;
+            }
         }
         headers.push(Header {
-            name: HeaderName::from_buf(b, name_start, name_len),
+            name,
             name_span: Span::new(name_start, name_start + name_len),
             value: Span::new(v0, value_end),
         });
@@ -828,7 +839,7 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
                 let via = Via::parse(item).map_err(|f| bad(h.name, f))?;
                 have[0] = true;
                 msg.top_via = offset(head, trim(item)).unwrap_or_default();
-                msg.branch = via.branch().and_then(|b| offset(head, b.as_bytes()));
+                msg.branch = via.branch_bytes().and_then(|b| offset(head, b));
             }
             // From and To: display name, brackets, parameters and tag are checked here; the URI
             // is parsed when read (as Contact's is), so `from()`/`to()` say when it is unreadable.

@@ -4,17 +4,21 @@
 //! or LF inside them belongs to a fold (CRLF followed by whitespace) and counts as LWS.
 
 /// Character classes of RFC 3261 §25.1, one bit each, looked up in one table.
-pub(crate) const TOKEN: u8 = 1;
-pub(crate) const WORD: u8 = 2;
-pub(crate) const UNRESERVED: u8 = 4;
-pub(crate) const USER: u8 = 8;
-pub(crate) const PASSWORD: u8 = 16;
-pub(crate) const PARAM: u8 = 32;
-pub(crate) const HEADER: u8 = 64;
-pub(crate) const HOST: u8 = 128;
+pub(crate) const TOKEN: u16 = 1;
+pub(crate) const WORD: u16 = 2;
+pub(crate) const UNRESERVED: u16 = 4;
+pub(crate) const USER: u16 = 8;
+pub(crate) const PASSWORD: u16 = 16;
+pub(crate) const PARAM: u16 = 32;
+pub(crate) const HEADER: u16 = 64;
+pub(crate) const HOST: u16 = 128;
+/// A header parameter value without quotes: token or host (IPv6 references included).
+pub(crate) const PVALUE: u16 = 256;
+/// Where a scan for the start of a name-addr's URI stops: `<`, `;`, `"`.
+pub(crate) const DISPLAY_STOP: u16 = 512;
 
-const fn build_classes() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn build_classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
@@ -67,17 +71,23 @@ const fn build_classes() -> [u8; 256] {
         if alnum || matches!(b, b'-' | b'.' | b'_') {
             c |= HOST;
         }
+        if c & TOKEN != 0 || matches!(b, b'[' | b']' | b':') {
+            c |= PVALUE;
+        }
+        if matches!(b, b'<' | b';' | b'"') {
+            c |= DISPLAY_STOP;
+        }
         t[i] = c;
         i += 1;
     }
     t
 }
 
-static CLASSES: [u8; 256] = build_classes();
+static CLASSES: [u16; 256] = build_classes();
 
 /// True when `b` is in every class of `mask`.
 #[inline]
-pub(crate) fn is(b: u8, mask: u8) -> bool {
+pub(crate) fn is(b: u8, mask: u16) -> bool {
     CLASSES[b as usize] & mask == mask
 }
 
@@ -225,6 +235,43 @@ pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
     s.get(i..)?.iter().position(|&b| b == b'\n').map(|p| i + p)
 }
 
+/// The first byte at or after `from` that is `:`, a space or a control character (where a
+/// header name ends), or `s.len()`.
+#[inline]
+pub(crate) fn find_name_end(s: &[u8], from: usize) -> usize {
+    find_pair_or_blank(s, from, b':', b':')
+}
+
+/// The first byte at or after `from` that is `a`, `b`, a space or a control character, or
+/// `s.len()`: eight bytes per step.
+#[inline]
+pub(crate) fn find_pair_or_blank(s: &[u8], from: usize, a: u8, b: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w);
+        let (ca, cb) = (x ^ wa, x ^ wb);
+        // Zero bytes of ca/cb are matches; bytes of x below 0x21 are blanks and controls. In
+        // each test the lowest flagged byte is a true one.
+        let found = (ca.wrapping_sub(ONES) & !ca
+            | cb.wrapping_sub(ONES) & !cb
+            | x.wrapping_sub(ONES * 0x21) & !x)
+            & HIGHS;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < s.len() && s[i] != a && s[i] != b && s[i] > b' ' {
+        i += 1;
+    }
+    i.min(s.len())
+}
+
 /// True when a byte of `s` is a space or a control character (`<= 0x20`), eight bytes per
 /// step.
 #[inline]
@@ -352,6 +399,23 @@ mod tests {
                 assert_eq!(find_lf(&s, at + 1), (at + 3 < len).then_some(at + 3));
             }
             assert_eq!(find_lf(&vec![0x8a; len], 0), None);
+        }
+    }
+
+    #[test]
+    fn name_ends_found_at_every_offset() {
+        for len in 0..30 {
+            for at in 0..len {
+                for stop in [b':', b' ', b'\t', b'\r', b'\n', 0] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = stop;
+                    if at + 2 < len {
+                        s[at + 2] = b':';
+                    }
+                    assert_eq!(find_name_end(&s, 0), at, "{stop:#x} at {at} of {len}");
+                }
+            }
+            assert_eq!(find_name_end(&vec![0xc3; len], 0), len);
         }
     }
 

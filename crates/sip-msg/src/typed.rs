@@ -3,7 +3,9 @@
 
 use crate::Method;
 use crate::params::Params;
-use crate::scan::{Cursor, is_lws, is_token, is_word, parse_u64, text, trim};
+use crate::scan::{
+    Cursor, DISPLAY_STOP, PVALUE, is, is_lws, is_token, is_word, parse_u64, text, trim,
+};
 use crate::uri::{Host, RawHost, Uri, parse_hostport};
 
 /// A syntax fault inside one header value; the parser turns it into a 400 reason.
@@ -21,50 +23,38 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses one name-addr or addr-spec with its header parameters.
     pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, Fault> {
-        let (display, uri_bytes, params, tag, _) = Self::split(value)?;
-        let uri = Uri::parse(uri_bytes).map_err(|_| "invalid URI")?;
+        let p = Self::split(value)?;
+        let uri = Uri::parse(p.uri).map_err(|_| "invalid URI")?;
         Ok(NameAddr {
-            display,
+            display: p.display,
             uri,
-            params,
-            tag,
+            params: p.params,
+            tag: p.tag,
         })
     }
 
-    /// Checks the structure (display name, brackets, parameters) without parsing the URI;
-    /// returns whether the URI was in angle brackets, and the tag.
+    /// Checks the structure (display name, brackets, parameters) without parsing the URI
+    /// beyond `scheme ":"` with no blanks; returns whether the URI was in angle brackets, and
+    /// the tag.
     pub(crate) fn check_structure(value: &'a [u8]) -> Result<(bool, Option<&'a [u8]>), Fault> {
-        let (_, uri, _, tag, bracketed) = Self::split(value)?;
-        let colon = memchr::memchr(b':', uri).ok_or("invalid URI")?;
-        if colon == 0 || crate::scan::has_space_or_ctl(uri) {
+        let p = Self::split(value)?;
+        if !p.uri_plausible {
             return Err("invalid URI");
         }
-        Ok((bracketed, tag))
+        Ok((p.bracketed, p.tag))
     }
 
-    #[allow(clippy::type_complexity)]
-    fn split(
-        value: &'a [u8],
-    ) -> Result<
-        (
-            Option<&'a [u8]>,
-            &'a [u8],
-            Params<'a>,
-            Option<&'a [u8]>,
-            bool,
-        ),
-        Fault,
-    > {
+    fn split(value: &'a [u8]) -> Result<Split<'a>, Fault> {
         let v = trim(value);
         let display;
-        let uri_bytes;
+        let uri;
         let mut bracketed = true;
-        let mut i;
+        let i;
+        let uri_plausible;
         if v.first() == Some(&b'"') {
             let end = quoted_end(v, 0).ok_or("unterminated quoted display name")?;
             display = Some(&v[1..end - 1]);
-            i = skip_lws(v, end);
-            (uri_bytes, i) = angle(v, i)?;
+            (uri, i, uri_plausible) = angle(v, skip_lws(v, end))?;
         } else if let Some(lt) = top_level_lt(v) {
             let name = trim(&v[..lt]);
             // display-name = *(token LWS): tokens separated by whitespace only.
@@ -72,7 +62,7 @@ impl<'a> NameAddr<'a> {
                 return Err("display name must be tokens or a quoted string");
             }
             display = if name.is_empty() { None } else { Some(name) };
-            (uri_bytes, i) = angle(v, lt)?;
+            (uri, i, uri_plausible) = angle(v, lt)?;
         } else {
             display = None;
             bracketed = false;
@@ -85,12 +75,21 @@ impl<'a> NameAddr<'a> {
             if memchr::memchr2(b'?', b',', u).is_some() {
                 return Err("URI with headers or commas must be in angle brackets");
             }
-            uri_bytes = u;
+            uri = u;
             i = end;
+            uri_plausible =
+                memchr::memchr(b':', u).is_some_and(|c| c > 0) && !crate::scan::has_space_or_ctl(u);
         }
         let mut picked = Picked::default();
         let params = header_params(v, i, &mut picked)?;
-        Ok((display, uri_bytes, params, picked.tag, bracketed))
+        Ok(Split {
+            display,
+            uri,
+            params,
+            tag: picked.tag,
+            bracketed,
+            uri_plausible,
+        })
     }
 
     /// The display name as written (quotes removed, escapes kept), if any.
@@ -114,11 +113,26 @@ impl<'a> NameAddr<'a> {
     }
 }
 
+/// A name-addr or addr-spec taken apart, its URI not yet parsed.
+struct Split<'a> {
+    display: Option<&'a [u8]>,
+    uri: &'a [u8],
+    params: Params<'a>,
+    tag: Option<&'a [u8]>,
+    bracketed: bool,
+    /// `scheme ":" …` with the scheme non-empty and no blank or control character.
+    uri_plausible: bool,
+}
+
 /// Where the `<` of a name-addr is, if there is one before any parameter.
 fn top_level_lt(v: &[u8]) -> Option<usize> {
-    match memchr::memchr3(b'<', b';', b'"', v) {
-        Some(i) if v[i] == b'<' => Some(i),
-        Some(i) if v[i] == b'"' => {
+    let mut i = 0;
+    while i < v.len() && !is(v[i], DISPLAY_STOP) {
+        i += 1;
+    }
+    match v.get(i) {
+        Some(b'<') => Some(i),
+        Some(b'"') => {
             // A quote after a token display name: walk it with quotes respected.
             let mut in_quotes = false;
             for (j, &b) in v.iter().enumerate().skip(i) {
@@ -135,19 +149,34 @@ fn top_level_lt(v: &[u8]) -> Option<usize> {
     }
 }
 
-/// `"<" addr-spec ">"` at `v[i]`: the URI and the index just past the `>`.
-fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize), Fault> {
+/// `"<" addr-spec ">"` at `v[i]`: the URI, the index just past the `>`, and whether the URI
+/// has a non-empty scheme and no blank or control character.
+fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize, bool), Fault> {
     if v.get(i) != Some(&b'<') {
         return Err("expected '<'");
     }
-    let close = memchr::memchr(b'>', &v[i + 1..]).ok_or("unterminated '<'")? + i + 1;
-    let inner = &v[i + 1..close];
+    let start = i + 1;
+    let mut j = start;
+    let mut colon = None;
+    let mut blank = false;
+    loop {
+        j = crate::scan::find_pair_or_blank(v, j, b'>', b':');
+        match v.get(j) {
+            None => return Err("unterminated '<'"),
+            Some(b'>') => break,
+            Some(b':') => colon = colon.or(Some(j)),
+            Some(_) => blank = true,
+        }
+        j += 1;
+    }
+    let inner = &v[start..j];
     if inner.first().is_some_and(|b| b.is_ascii_whitespace())
         || inner.last().is_some_and(|b| b.is_ascii_whitespace())
     {
         return Err("whitespace inside angle brackets");
     }
-    Ok((inner, close + 1))
+    let plausible = !blank && colon.is_some_and(|c| c > start);
+    Ok((inner, j + 1, plausible))
 }
 
 /// Skips LWS from `i`.
@@ -183,6 +212,10 @@ pub(crate) struct Picked<'a> {
     pub(crate) branch: Option<Option<&'a [u8]>>,
     pub(crate) received: Option<&'a [u8]>,
     pub(crate) rport: Option<Option<&'a [u8]>>,
+    /// Whether the branch value (if any) is a token.
+    pub(crate) branch_ok: bool,
+    /// Whether the value being scanned holds a host character that is not a token one.
+    non_token: bool,
 }
 
 /// `*( SEMI generic-param )` from `s[i]` to the end of the value; validated, then kept raw.
@@ -203,6 +236,7 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
         }
         let name = &s[n0..i];
         let mut value = None;
+        picked.non_token = false;
         let j = skip_lws(s, i);
         if s.get(j) == Some(&b'=') {
             let v0 = skip_lws(s, j + 1);
@@ -211,8 +245,14 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
             } else {
                 // token / host (IPv6 references included)
                 i = v0;
-                while i < s.len() && (is_token(s[i]) || matches!(s[i], b'[' | b']' | b':')) {
+                while i < s.len() && is_token(s[i]) {
                     i += 1;
+                }
+                if i < s.len() && is(s[i], PVALUE) {
+                    picked.non_token = true;
+                    while i < s.len() && is(s[i], PVALUE) {
+                        i += 1;
+                    }
                 }
                 if i == v0 {
                     return Err("empty parameter value");
@@ -222,7 +262,12 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
         }
         match name.len() {
             3 if name.eq_ignore_ascii_case(b"tag") => picked.tag = value,
-            6 if name.eq_ignore_ascii_case(b"branch") => picked.branch = Some(value),
+            6 if name.eq_ignore_ascii_case(b"branch") => {
+                // branch = token: a quoted or host-like value is not one.
+                let token = value.is_some_and(|v| v[0] != b'"') && !picked.non_token;
+                picked.branch = Some(value.filter(|_| token));
+                picked.branch_ok = token;
+            }
             5 if name.eq_ignore_ascii_case(b"rport") => picked.rport = Some(value),
             8 if name.eq_ignore_ascii_case(b"received") => picked.received = value,
             _ => {}
@@ -278,7 +323,7 @@ impl<'a> Via<'a> {
         let params = header_params(v, i, &mut picked)?;
         let branch = match picked.branch {
             None => None,
-            Some(Some(b)) if b.iter().all(|&x| is_token(x)) => Some(b),
+            Some(Some(b)) if picked.branch_ok => Some(b),
             Some(_) => return Err("invalid branch"),
         };
         let rport = match picked.rport {
@@ -356,6 +401,11 @@ impl<'a> Via<'a> {
         self.params
     }
 
+    /// The branch parameter as written.
+    pub(crate) fn branch_bytes(&self) -> Option<&'a [u8]> {
+        self.branch
+    }
+
     /// The branch parameter.
     pub fn branch(&self) -> Option<&'a str> {
         self.branch.map(text)
@@ -430,15 +480,24 @@ impl<'a> ContactValue<'a> {
 /// Validates a Call-ID: `word ["@" word]`.
 pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Fault> {
     let v = trim(v);
-    let (a, b) = match v.iter().position(|&b| b == b'@') {
-        Some(i) => (&v[..i], Some(&v[i + 1..])),
-        None => (v, None),
-    };
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&b| is_word(b));
-    if word(a) && b.is_none_or(word) {
-        Ok(())
-    } else {
-        Err("invalid Call-ID")
+    let mut i = 0;
+    let mut at = None;
+    loop {
+        let start = i;
+        while i < v.len() && is_word(v[i]) {
+            i += 1;
+        }
+        if i == start {
+            return Err("invalid Call-ID");
+        }
+        match v.get(i) {
+            None => return Ok(()),
+            Some(b'@') if at.is_none() => {
+                at = Some(i);
+                i += 1;
+            }
+            Some(_) => return Err("invalid Call-ID"),
+        }
     }
 }
 

@@ -157,7 +157,7 @@ fn hex2(s: &[u8], at: usize) -> bool {
 /// Scans from `i` over bytes of class `mask` and `%HH` escapes; returns where they end, or
 /// `None` at a `%` that is not an escape.
 #[inline]
-fn scan_escaped(s: &[u8], mut i: usize, mask: u8) -> Option<usize> {
+fn scan_escaped(s: &[u8], mut i: usize, mask: u16) -> Option<usize> {
     while let Some(&b) = s.get(i) {
         if is(b, mask) {
             i += 1;
@@ -174,7 +174,7 @@ fn scan_escaped(s: &[u8], mut i: usize, mask: u8) -> Option<usize> {
 }
 
 /// Checks that every byte is in class `mask` or is a valid `%HH` escape.
-fn check_escaped(s: &[u8], mask: u8) -> bool {
+fn check_escaped(s: &[u8], mask: u16) -> bool {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
