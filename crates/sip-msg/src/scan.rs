@@ -91,16 +91,34 @@ pub(crate) fn is(b: u8, mask: u16) -> bool {
     CLASSES[b as usize] & mask == mask
 }
 
+/// The end of the run of bytes in class `mask` that starts at `i`: eight bytes per step while
+/// a whole chunk is in the class (names, tags, branches and hosts are mostly long runs).
+#[inline]
+pub(crate) fn run_of(s: &[u8], mut i: usize, mask: u16) -> usize {
+    while let Some(c) = s.get(i..i + 8) {
+        let all = CLASSES[c[0] as usize]
+            & CLASSES[c[1] as usize]
+            & CLASSES[c[2] as usize]
+            & CLASSES[c[3] as usize]
+            & CLASSES[c[4] as usize]
+            & CLASSES[c[5] as usize]
+            & CLASSES[c[6] as usize]
+            & CLASSES[c[7] as usize];
+        if all & mask != mask {
+            break;
+        }
+        i += 8;
+    }
+    while i < s.len() && is(s[i], mask) {
+        i += 1;
+    }
+    i
+}
+
 /// RFC 3261 `token` characters.
 #[inline]
 pub(crate) fn is_token(b: u8) -> bool {
     is(b, TOKEN)
-}
-
-/// RFC 3261 `word` characters (Call-ID).
-#[inline]
-pub(crate) fn is_word(b: u8) -> bool {
-    is(b, WORD)
 }
 
 /// Whitespace inside a logical header value (folds included).
@@ -433,6 +451,22 @@ mod tests {
                 assert!(!has_space_or_ctl(&s));
             }
         }
+    }
+
+    #[test]
+    fn runs_end_at_the_first_byte_outside_the_class() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut s = vec![b'a'; len];
+                if at < len {
+                    s[at] = b' ';
+                }
+                for from in 0..=at {
+                    assert_eq!(run_of(&s, from, TOKEN), at, "len {len} at {at} from {from}");
+                }
+            }
+        }
+        assert_eq!(run_of(b"abc", 5, TOKEN), 5);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::Method;
 use crate::params::Params;
 use crate::scan::{
-    Cursor, DISPLAY_STOP, PVALUE, is, is_lws, is_token, is_word, parse_u64, text, trim,
+    Cursor, DISPLAY_STOP, PVALUE, TOKEN, WORD, is, is_lws, is_token, parse_u64, run_of, text, trim,
 };
 use crate::uri::{Host, RawHost, Uri, parse_hostport};
 
@@ -228,9 +228,7 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
         }
         i = skip_lws(s, i + 1);
         let n0 = i;
-        while i < s.len() && is_token(s[i]) {
-            i += 1;
-        }
+        i = run_of(s, i, TOKEN);
         if i == n0 {
             return Err("empty or invalid parameter name");
         }
@@ -245,14 +243,10 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
             } else {
                 // token / host (IPv6 references included)
                 i = v0;
-                while i < s.len() && is_token(s[i]) {
-                    i += 1;
-                }
+                i = run_of(s, i, TOKEN);
                 if i < s.len() && is(s[i], PVALUE) {
                     picked.non_token = true;
-                    while i < s.len() && is(s[i], PVALUE) {
-                        i += 1;
-                    }
+                    i = run_of(s, i, PVALUE);
                 }
                 if i == v0 {
                     return Err("empty parameter value");
@@ -484,9 +478,7 @@ pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Fault> {
     let mut at = None;
     loop {
         let start = i;
-        while i < v.len() && is_word(v[i]) {
-            i += 1;
-        }
+        i = run_of(v, i, WORD);
         if i == start {
             return Err("invalid Call-ID");
         }

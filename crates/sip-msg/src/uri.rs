@@ -4,7 +4,7 @@
 //! decides whether it serves them (416).
 
 use crate::params::Params;
-use crate::scan::{HEADER, HOST, PARAM, PASSWORD, USER, is, parse_u64, text};
+use crate::scan::{HEADER, HOST, PARAM, PASSWORD, USER, is, parse_u64, run_of, text};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -374,9 +374,7 @@ impl<'a> Uri<'a> {
                 return Err(UriError::Port);
             }
         } else {
-            while i < rest.len() && is(rest[i], HOST) {
-                i += 1;
-            }
+            i = run_of(rest, i, HOST);
             let h = &rest[host_start..i];
             if h.is_empty() || !matches!(rest.get(i), None | Some(b':' | b';' | b'?')) {
                 return Err(UriError::Host);
