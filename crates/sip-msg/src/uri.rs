@@ -68,17 +68,23 @@ pub enum UriError {
     Char,
 }
 
-/// A parsed URI, borrowing the message bytes.
+/// A parsed URI, borrowing the message bytes: the URI as written and where its parts are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uri<'a> {
     raw: &'a [u8],
+    parts: UriParts,
+}
+
+/// Where a URI's parts are, as offsets into the URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UriParts {
     scheme: Scheme,
-    user: Option<&'a [u8]>,
-    password: Option<&'a [u8]>,
-    host: Option<RawHost<'a>>,
+    user: Option<(u32, u32)>,
+    password: Option<(u32, u32)>,
+    host: Option<HostSpan>,
     port: Option<u16>,
-    params: Params<'a>,
-    headers: Option<&'a [u8]>,
+    params: (u32, u32),
+    headers: Option<(u32, u32)>,
 }
 
 /// A host as validated: names stay bytes (all ASCII) until read as text.
@@ -104,20 +110,20 @@ impl<'a> RawHost<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UriSpans {
     raw: (u32, u32),
-    scheme: Scheme,
-    user: Option<(u32, u32)>,
-    password: Option<(u32, u32)>,
-    host: Option<HostSpan>,
-    port: Option<u16>,
-    params: (u32, u32),
-    headers: Option<(u32, u32)>,
+    parts: UriParts,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HostSpan {
     Name(u32, u32),
     V4(Ipv4Addr),
     V6(Ipv6Addr),
+}
+
+/// `(start, end)` as offsets.
+fn span(start: usize, end: usize) -> (u32, u32) {
+    // URIs sit inside messages capped far below 4 GiB.
+    (start as u32, end as u32)
 }
 
 fn rel(base: &[u8], sub: &[u8]) -> Option<(u32, u32)> {
@@ -270,22 +276,21 @@ fn parse_host(h: &[u8]) -> Result<RawHost<'_>, UriError> {
 impl<'a> Uri<'a> {
     /// Parses a URI; `s` must have no surrounding whitespace.
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, UriError> {
-        let mut uri = Uri {
-            raw: s,
+        let mut parts = UriParts {
             scheme: Scheme::Sip,
             user: None,
             password: None,
             host: None,
             port: None,
-            params: Params::default(),
+            params: (0, 0),
             headers: None,
         };
         // Nearly every URI a switch sees is `sip:`.
         if let Some(p) = s.get(..4)
             && p.eq_ignore_ascii_case(b"sip:")
         {
-            uri.parse_sip(&s[4..])?;
-            return Ok(uri);
+            parts.parse_sip(s, 4)?;
+            return Ok(Uri { raw: s, parts });
         }
         let colon = memchr::memchr(b':', s).ok_or(UriError::Scheme)?;
         let scheme_raw = &s[..colon];
@@ -305,10 +310,11 @@ impl<'a> Uri<'a> {
         } else {
             Scheme::Other
         };
-        let rest = &s[colon + 1..];
-        uri.scheme = scheme;
+        let base = colon + 1;
+        let rest = &s[base..];
+        parts.scheme = scheme;
         match scheme {
-            Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
+            Scheme::Sip | Scheme::Sips => parts.parse_sip(s, base)?,
             Scheme::Tel => {
                 let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
                 let number = &rest[..end];
@@ -320,8 +326,9 @@ impl<'a> Uri<'a> {
                 if !ok {
                     return Err(UriError::User);
                 }
-                uri.user = Some(number);
-                uri.params = parse_uri_params(&rest[end..])?;
+                parts.user = Some(span(base, base + end));
+                parse_uri_params(&rest[end..])?;
+                parts.params = span(base + end, s.len());
             }
             Scheme::Other => {
                 // absoluteURI (RFC 3261 §25.1): printable characters and valid %HH escapes.
@@ -332,12 +339,15 @@ impl<'a> Uri<'a> {
                 }
             }
         }
-        Ok(uri)
+        Ok(Uri { raw: s, parts })
     }
+}
 
+impl UriParts {
     /// `[userinfo "@"] hostport *(";" uri-parameter) ["?" headers]`, each part checked as it
     /// is passed: one scan of the bytes.
-    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), UriError> {
+    fn parse_sip(&mut self, uri: &[u8], base: usize) -> Result<(), UriError> {
+        let rest = &uri[base..];
         // The user part may hold ';' '?' '/' ',' but never '@', while params and headers
         // never hold '@' unescaped: the first '@' ends the userinfo.
         let mut i = 0;
@@ -360,15 +370,15 @@ impl<'a> Uri<'a> {
             if user_end == 0 {
                 return Err(UriError::User);
             }
-            self.user = Some(&rest[..user_end]);
-            self.password = colon.map(|c| &rest[c + 1..at]);
+            self.user = Some(span(base, base + user_end));
+            self.password = colon.map(|c| span(base + c + 1, base + at));
             i = at + 1;
         }
         // hostport
         let host_start = i;
         if rest.get(i) == Some(&b'[') {
             let close = memchr::memchr(b']', &rest[i..]).ok_or(UriError::Host)? + i;
-            self.host = Some(RawHost::V6(parse_ipv6(&rest[i + 1..close])?));
+            self.host = Some(HostSpan::V6(parse_ipv6(&rest[i + 1..close])?));
             i = close + 1;
             if !matches!(rest.get(i), None | Some(b':' | b';' | b'?')) {
                 return Err(UriError::Port);
@@ -379,7 +389,11 @@ impl<'a> Uri<'a> {
             if h.is_empty() || !matches!(rest.get(i), None | Some(b':' | b';' | b'?')) {
                 return Err(UriError::Host);
             }
-            self.host = Some(parse_host(h)?);
+            self.host = Some(match parse_host(h)? {
+                RawHost::Name(_) => HostSpan::Name((base + host_start) as u32, (base + i) as u32),
+                RawHost::V4(a) => HostSpan::V4(a),
+                RawHost::V6(a) => HostSpan::V6(a),
+            });
         }
         if rest.get(i) == Some(&b':') {
             let p0 = i + 1;
@@ -414,7 +428,7 @@ impl<'a> Uri<'a> {
                 return Err(UriError::Param);
             }
         }
-        self.params = Params::new(&rest[params_start..i]);
+        self.params = span(base + params_start, base + i);
         if i < rest.len() {
             // rest[i] is '?'
             let h = &rest[i + 1..];
@@ -428,40 +442,18 @@ impl<'a> Uri<'a> {
                     return Err(UriError::Header);
                 }
             }
-            self.headers = Some(h);
+            self.headers = Some(span(base + i + 1, uri.len()));
         }
         Ok(())
     }
+}
 
+impl<'a> Uri<'a> {
     /// This URI as offsets into `base`, which must be the buffer it was parsed from.
     pub(crate) fn spans(&self, base: &[u8]) -> Option<UriSpans> {
-        let opt = |v: Option<&[u8]>| match v {
-            Some(v) => rel(base, v).map(Some),
-            None => Some(None),
-        };
-        let host = match self.host {
-            None => None,
-            Some(RawHost::Name(n)) => {
-                let (a, b) = rel(base, n)?;
-                Some(HostSpan::Name(a, b))
-            }
-            Some(RawHost::V4(a)) => Some(HostSpan::V4(a)),
-            Some(RawHost::V6(a)) => Some(HostSpan::V6(a)),
-        };
-        let params = if self.params.as_str().is_empty() {
-            (0, 0)
-        } else {
-            rel(base, self.params.as_str().as_bytes())?
-        };
         Some(UriSpans {
             raw: rel(base, self.raw)?,
-            scheme: self.scheme,
-            user: opt(self.user)?,
-            password: opt(self.password)?,
-            host,
-            port: self.port,
-            params,
-            headers: opt(self.headers)?,
+            parts: self.parts,
         })
     }
 
@@ -469,17 +461,7 @@ impl<'a> Uri<'a> {
     pub(crate) fn from_spans(base: &'a [u8], s: &UriSpans) -> Uri<'a> {
         Uri {
             raw: at(base, s.raw),
-            scheme: s.scheme,
-            user: s.user.map(|r| at(base, r)),
-            password: s.password.map(|r| at(base, r)),
-            host: s.host.map(|h| match h {
-                HostSpan::Name(a, b) => RawHost::Name(at(base, (a, b))),
-                HostSpan::V4(a) => RawHost::V4(a),
-                HostSpan::V6(a) => RawHost::V6(a),
-            }),
-            port: s.port,
-            params: Params::new(at(base, s.params)),
-            headers: s.headers.map(|r| at(base, r)),
+            parts: s.parts,
         }
     }
 
@@ -495,37 +477,41 @@ impl<'a> Uri<'a> {
 
     /// The scheme.
     pub fn scheme(&self) -> Scheme {
-        self.scheme
+        self.parts.scheme
     }
 
     /// The user part as written (still %-escaped), or the number of a tel URI.
     pub fn user(&self) -> Option<&'a str> {
-        self.user.map(text)
+        self.parts.user.map(|r| text(at(self.raw, r)))
     }
 
     /// The password part, if any (deprecated by RFC 3261, still parsed).
     pub fn password(&self) -> Option<&'a str> {
-        self.password.map(text)
+        self.parts.password.map(|r| text(at(self.raw, r)))
     }
 
     /// The host of a SIP/SIPS URI.
     pub fn host(&self) -> Option<Host<'a>> {
-        self.host.map(RawHost::host)
+        self.parts.host.map(|h| match h {
+            HostSpan::Name(a, b) => Host::Name(text(at(self.raw, (a, b)))),
+            HostSpan::V4(a) => Host::V4(a),
+            HostSpan::V6(a) => Host::V6(a),
+        })
     }
 
     /// The explicit port.
     pub fn port(&self) -> Option<u16> {
-        self.port
+        self.parts.port
     }
 
     /// The URI parameters (`;transport=tcp;lr`).
     pub fn params(&self) -> Params<'a> {
-        self.params
+        Params::new(at(self.raw, self.parts.params))
     }
 
     /// The raw `?headers` part, without the `?`.
     pub fn headers(&self) -> Option<&'a str> {
-        self.headers.map(text)
+        self.parts.headers.map(|r| text(at(self.raw, r)))
     }
 }
 
