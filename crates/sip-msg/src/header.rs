@@ -165,18 +165,25 @@ const fn word(s: &[u8], at: usize) -> u64 {
     w
 }
 
+/// Masks keeping the low `n` bytes of a word, `n` = 0..=8.
+const LOW: [u64; 9] = {
+    let mut m = [u64::MAX; 9];
+    let mut n = 0;
+    while n < 8 {
+        m[n] = (1u64 << (8 * n)) - 1;
+        n += 1;
+    }
+    m
+};
+
 /// The low `n` bytes of a word (all eight when `n >= 8`).
 const fn low_bytes(w: u64, n: usize) -> u64 {
-    if n >= 8 {
-        w
-    } else {
-        w & ((1u64 << (8 * n)) - 1)
-    }
+    w & LOW[if n < 8 { n } else { 8 }]
 }
 
-/// Sets bit 0x20 of the low `n` bytes: the hash input, equal for names equal ignoring case.
-const fn fold(w: u64, n: usize) -> u64 {
-    low_bytes(w | 0x2020_2020_2020_2020, n)
+/// Sets bit 0x20 of every byte: the hash input, equal for words equal ignoring case.
+const fn fold(w: u64) -> u64 {
+    w | 0x2020_2020_2020_2020
 }
 
 /// 0x20 in every byte of `w` that is a lower-case letter.
@@ -203,7 +210,7 @@ const fn raw_key(s: &[u8]) -> (u64, u64) {
 }
 
 const fn slot_of(head: u64, tail: u64, len: usize) -> usize {
-    let h = (fold(head, len) ^ fold(tail, 8).rotate_left(29) ^ len as u64)
+    let h = (fold(head) ^ fold(tail).rotate_left(29) ^ len as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 57) as usize % SLOTS
 }

@@ -271,6 +271,14 @@ fn header_params<'a>(s: &'a [u8], i: usize, picked: &mut Picked<'a>) -> Result<P
     Ok(Params::new(&s[start..]))
 }
 
+/// `SIP/2.0/` with the protocol name in any case, compared as one word.
+fn sip_2_0(p: &[u8]) -> bool {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(p);
+    // Bit 0x20 folds the three letters; no other byte of a match may differ.
+    u64::from_le_bytes(w) | 0x20_2020 == u64::from_le_bytes(*b"sip/2.0/")
+}
+
 /// One Via value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
@@ -290,15 +298,8 @@ impl<'a> Via<'a> {
         let v = trim(value);
         // sent-protocol, written without LWS in nearly every Via; the general form is below.
         let (transport, mut i) = match v.get(..8) {
-            Some(p)
-                if p[..4].eq_ignore_ascii_case(b"SIP/")
-                    && &p[4..] == b"2.0/"
-                    && v.get(8).is_some_and(|&b| is_token(b)) =>
-            {
-                let mut i = 9;
-                while i < v.len() && is_token(v[i]) {
-                    i += 1;
-                }
+            Some(p) if sip_2_0(p) && v.get(8).is_some_and(|&b| is_token(b)) => {
+                let i = run_of(v, 9, TOKEN);
                 (&v[8..i], i)
             }
             _ => Self::sent_protocol(v)?,
@@ -434,19 +435,26 @@ pub struct CSeq {
 impl CSeq {
     /// Parses `1*DIGIT LWS Method`.
     pub fn parse(value: &[u8]) -> Result<CSeq, Fault> {
-        let mut c = Cursor::new(trim(value));
-        let digits = c.take_while(|b| b.is_ascii_digit());
-        let seq = parse_u64(digits, u64::from(u32::MAX)).ok_or("sequence number out of range")?;
-        if !c.skip_ws() {
+        let v = trim(value);
+        let mut i = 0;
+        while i < v.len() && v[i].is_ascii_digit() {
+            i += 1;
+        }
+        let seq = parse_u64(&v[..i], u64::from(u32::MAX)).ok_or("sequence number out of range")?;
+        let m0 = skip_lws(v, i);
+        if m0 == i {
             return Err("missing method");
         }
-        let m = c.token().ok_or("missing method")?;
-        if !c.at_end() {
+        let end = run_of(v, m0, TOKEN);
+        if end == m0 {
+            return Err("missing method");
+        }
+        if end != v.len() {
             return Err("text after method");
         }
         Ok(CSeq {
             seq: seq as u32,
-            method: Method::from_bytes(m),
+            method: Method::from_bytes(&v[m0..end]),
         })
     }
 }
@@ -526,13 +534,20 @@ pub(crate) fn check_date(v: &[u8]) -> Result<(), Fault> {
 /// Validates `type/subtype *(;param)`.
 pub(crate) fn check_media_type(v: &[u8]) -> Result<(), Fault> {
     let v = trim(v);
-    let mut c = Cursor::new(v);
-    c.token().ok_or("invalid media type")?;
-    if !c.sep(b'/') {
+    let t = run_of(v, 0, TOKEN);
+    if t == 0 {
         return Err("invalid media type");
     }
-    c.token().ok_or("invalid media subtype")?;
-    header_params(v, c.pos, &mut Picked::default()).map(|_| ())
+    let slash = skip_lws(v, t);
+    if v.get(slash) != Some(&b'/') {
+        return Err("invalid media type");
+    }
+    let s0 = skip_lws(v, slash + 1);
+    let end = run_of(v, s0, TOKEN);
+    if end == s0 {
+        return Err("invalid media subtype");
+    }
+    header_params(v, end, &mut Picked::default()).map(|_| ())
 }
 
 /// A delta-seconds value (Expires, Retry-After, Min-SE…), at most 2³²−1.
