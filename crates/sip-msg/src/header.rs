@@ -210,8 +210,8 @@ const fn raw_key(s: &[u8]) -> (u64, u64) {
 }
 
 const fn slot_of(head: u64, tail: u64, len: usize) -> usize {
-    let h = (fold(head) ^ fold(tail).rotate_left(29) ^ len as u64)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h =
+        (fold(head) ^ fold(tail).rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 57) as usize % SLOTS
 }
 

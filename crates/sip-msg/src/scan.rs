@@ -231,82 +231,80 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The first `\n` at or after `from`: eight bytes per step (header lines are short, so this
-/// beats a vector search's set-up cost).
-#[inline]
-pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that is zero. The lowest flagged byte is always a true one
+/// (a borrow only runs upward from a zero byte), which is all the searches below use.
+#[inline(always)]
+fn zeros(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// High bit set in each byte of `x` below 0x21 (space and controls); bytes of 0x80 and above
+/// never flag. The lowest flagged byte is a true one.
+#[inline(always)]
+fn blanks(x: u64) -> u64 {
+    x.wrapping_sub(ONES * 0x21) & !x & HIGHS
+}
+
+/// The first byte at or after `from` whose flag `hit` sets (`hit` maps eight bytes, as a
+/// little-endian word, to their high-bit flags), eight bytes per step; the last partial step
+/// re-reads the final eight bytes, so no byte is tested one at a time unless `s` is shorter
+/// than eight.
+#[inline(always)]
+fn swar_find(s: &[u8], from: usize, hit: impl Fn(u64) -> u64) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = s.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w) ^ LFS;
-        // A zero byte of x is a '\n'; the lowest flagged byte is always a true one.
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        let found = hit(u64::from_le_bytes(w));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    s.get(i..)?.iter().position(|&b| b == b'\n').map(|p| i + p)
+    let rest = s.len().checked_sub(i).filter(|&r| r > 0)?;
+    if s.len() >= 8 {
+        // The last eight bytes, shifted so that byte 0 is s[i]; the bytes shifted in are
+        // zero and their flags are masked off (borrows never run downward).
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[s.len() - 8..]);
+        let x = u64::from_le_bytes(w) >> (8 * (8 - rest));
+        let found = hit(x) & (HIGHS >> (8 * (8 - rest)));
+        return (found != 0).then(|| i + (found.trailing_zeros() / 8) as usize);
+    }
+    let mut w = [0u8; 8];
+    w[..rest].copy_from_slice(&s[i..]);
+    let found = hit(u64::from_le_bytes(w)) & (HIGHS >> (8 * (8 - rest)));
+    (found != 0).then(|| i + (found.trailing_zeros() / 8) as usize)
+}
+
+/// The first `\n` at or after `from` (header lines are short, so eight bytes per step beats a
+/// vector search's set-up cost).
+#[inline]
+pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
+    swar_find(s, from, |x| zeros(x ^ (ONES * u64::from(b'\n'))))
 }
 
 /// The first byte at or after `from` that is `:`, a space or a control character (where a
 /// header name ends), or `s.len()`.
 #[inline]
 pub(crate) fn find_name_end(s: &[u8], from: usize) -> usize {
-    find_pair_or_blank(s, from, b':', b':')
+    swar_find(s, from, |x| zeros(x ^ (ONES * u64::from(b':'))) | blanks(x)).unwrap_or(s.len())
 }
 
-/// The first byte at or after `from` that is `a`, `b`, a space or a control character, or
-/// `s.len()`: eight bytes per step.
+/// The first byte at or after `from` that is `a`, a space or a control character, or
+/// `s.len()`.
 #[inline]
-pub(crate) fn find_pair_or_blank(s: &[u8], from: usize, a: u8, b: u8) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
-    let mut i = from;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        let (ca, cb) = (x ^ wa, x ^ wb);
-        // Zero bytes of ca/cb are matches; bytes of x below 0x21 are blanks and controls. In
-        // each test the lowest flagged byte is a true one.
-        let found = (ca.wrapping_sub(ONES) & !ca
-            | cb.wrapping_sub(ONES) & !cb
-            | x.wrapping_sub(ONES * 0x21) & !x)
-            & HIGHS;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < s.len() && s[i] != a && s[i] != b && s[i] > b' ' {
-        i += 1;
-    }
-    i.min(s.len())
+pub(crate) fn find_byte_or_blank(s: &[u8], from: usize, a: u8) -> usize {
+    swar_find(s, from, |x| zeros(x ^ (ONES * u64::from(a))) | blanks(x)).unwrap_or(s.len())
 }
 
-/// True when a byte of `s` is a space or a control character (`<= 0x20`), eight bytes per
-/// step.
+/// True when a byte of `s` is a space or a control character (`<= 0x20`).
 #[inline]
 pub(crate) fn has_space_or_ctl(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = s.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
-        // Flags a byte below 0x21 (bytes of 0x80 and above never flag).
-        if x.wrapping_sub(ONES * 0x21) & !x & HIGHS != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| b <= b' ')
+    swar_find(s, 0, blanks).is_some()
 }
 
 /// Parses an unsigned decimal that must fit in `max` (leading zeros allowed, as RFC 3261 does).

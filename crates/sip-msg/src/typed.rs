@@ -77,8 +77,7 @@ impl<'a> NameAddr<'a> {
             }
             uri = u;
             i = end;
-            uri_plausible =
-                memchr::memchr(b':', u).is_some_and(|c| c > 0) && !crate::scan::has_space_or_ctl(u);
+            uri_plausible = has_scheme(u) && !crate::scan::has_space_or_ctl(u);
         }
         let mut picked = Picked::default();
         let params = header_params(v, i, &mut picked)?;
@@ -156,18 +155,10 @@ fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize, bool), Fault> {
         return Err("expected '<'");
     }
     let start = i + 1;
-    let mut j = start;
-    let mut colon = None;
-    let mut blank = false;
-    loop {
-        j = crate::scan::find_pair_or_blank(v, j, b'>', b':');
-        match v.get(j) {
-            None => return Err("unterminated '<'"),
-            Some(b'>') => break,
-            Some(b':') => colon = colon.or(Some(j)),
-            Some(_) => blank = true,
-        }
-        j += 1;
+    let mut j = crate::scan::find_byte_or_blank(v, start, b'>');
+    let blank = v.get(j) != Some(&b'>');
+    if blank {
+        j = memchr::memchr(b'>', &v[start..]).ok_or("unterminated '<'")? + start;
     }
     let inner = &v[start..j];
     if inner.first().is_some_and(|b| b.is_ascii_whitespace())
@@ -175,8 +166,19 @@ fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize, bool), Fault> {
     {
         return Err("whitespace inside angle brackets");
     }
-    let plausible = !blank && colon.is_some_and(|c| c > start);
-    Ok((inner, j + 1, plausible))
+    Ok((inner, j + 1, !blank && has_scheme(inner)))
+}
+
+/// True when `u` starts with `scheme ":"` (ALPHA *(ALPHA / DIGIT / "+" / "-" / ".")).
+fn has_scheme(u: &[u8]) -> bool {
+    if !u.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let mut i = 1;
+    while i < u.len() && (u[i].is_ascii_alphanumeric() || matches!(u[i], b'+' | b'-' | b'.')) {
+        i += 1;
+    }
+    u.get(i) == Some(&b':')
 }
 
 /// Skips LWS from `i`.
