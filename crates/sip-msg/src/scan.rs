@@ -327,6 +327,13 @@ pub(crate) fn parse_u64(digits: &[u8], max: u64) -> Option<u64> {
 
 /// Trims LWS at both ends.
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    // Values come trimmed from the header lexer; only list items and folds need the scans.
+    if let (Some(&f), Some(&l)) = (s.first(), s.last())
+        && !is_lws(f)
+        && !is_lws(l)
+    {
+        return s;
+    }
     let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
     &s[start..end]
