@@ -625,7 +625,7 @@ pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// Parses the start line and headers of `buf` (leading CRLFs skipped).
-pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
     let b: &[u8] = buf;
     let lead = b.len() - trim_leading_crlf(b).len();
     if b[lead..].iter().all(|c| c.is_ascii_whitespace()) {
@@ -700,7 +700,8 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head, ParseError> {
     let head = &b[..head_len];
 
     let mut msg = Message {
-        buf: buf.clone(),
+        // The buffer is moved in by `Head::finish` (no reference count taken and dropped).
+        buf: Bytes::new(),
         start,
         headers,
         body: Span::default(),
