@@ -836,8 +836,15 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             // The top Via is validated (it routes responses and keys transactions); lower
             // ones are only relayed and are parsed when read.
             HeaderName::Via if !have[0] => {
-                let item = split_commas(value).next().unwrap_or(value);
-                let via = Via::parse(item).map_err(|f| bad(h.name, f))?;
+                // One Via per line is the rule in practice: parse the value whole, and split
+                // at commas only when that fails (a top-level comma always fails it).
+                let (item, via) = match Via::parse(value) {
+                    Ok(via) => (value, via),
+                    Err(_) => {
+                        let item = split_commas(value).next().unwrap_or(value);
+                        (item, Via::parse(item).map_err(|f| bad(h.name, f))?)
+                    }
+                };
                 have[0] = true;
                 msg.top_via = offset(head, trim(item)).unwrap_or_default();
                 msg.branch = via.branch_bytes().and_then(|b| offset(head, b));
@@ -875,19 +882,25 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             }
             // Contact, Route and Record-Route are checked for structure here (brackets, display
             // name, parameters); their URIs are parsed when read.
+            // A value that passes whole has no top-level comma, so it is one item; only a
+            // value that fails is split and its items checked one by one.
             HeaderName::Contact => {
-                for item in split_commas(value) {
-                    if trim(item) != b"*" {
-                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                if value != b"*" && NameAddr::check_structure(value).is_err() {
+                    for item in split_commas(value) {
+                        if trim(item) != b"*" {
+                            NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                        }
                     }
                 }
             }
             HeaderName::Route | HeaderName::RecordRoute => {
-                for item in split_commas(value) {
-                    let (bracketed, _) =
-                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
-                    if !bracketed {
-                        return Err(bad(h.name, "value must be in angle brackets"));
+                if !matches!(NameAddr::check_structure(value), Ok((true, _))) {
+                    for item in split_commas(value) {
+                        let (bracketed, _) =
+                            NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                        if !bracketed {
+                            return Err(bad(h.name, "value must be in angle brackets"));
+                        }
                     }
                 }
             }
@@ -978,6 +991,45 @@ v=0\n";
     #[test]
     fn placeholders_parse() {
         assert_eq!(placeholder_via().transport(), "UDP");
+    }
+
+    #[test]
+    fn comma_lists_are_checked_item_by_item() {
+        let with = |extra: &str| {
+            let text = String::from_utf8_lossy(INVITE).replace(
+                "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n",
+                &format!(
+                    "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds, \
+                     SIP/2.0/TCP 192.0.2.9;branch=z9hG4bKlower\r\n{extra}"
+                ),
+            );
+            Message::parse(Bytes::from(text))
+        };
+        let m = with("Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n")
+            .expect("lists");
+        assert_eq!(m.branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(m.top_via().transport(), "UDP");
+        assert_eq!(m.vias().count(), 2);
+        assert_eq!(m.record_routes().count(), 2);
+        let bad_rr = with("Record-Route: <sip:p1.example.com;lr>, sip:p2.example.com\r\n");
+        assert!(matches!(
+            bad_rr.err(),
+            Some(ParseError::Header {
+                name: "Record-Route",
+                ..
+            })
+        ));
+        let bad_contact = with("Contact: <sip:a@example.com>, <sip:b@exa mple.com>\r\n");
+        assert!(matches!(
+            bad_contact.err(),
+            Some(ParseError::Header {
+                name: "Contact",
+                ..
+            })
+        ));
+        let two = with("Contact: <sip:a@example.com>, \"B\" <sip:b@example.com>;q=0.5\r\n")
+            .expect("two contacts");
+        assert_eq!(two.contacts().count(), 3);
     }
 
     #[test]
