@@ -884,23 +884,21 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             // name, parameters); their URIs are parsed when read.
             // A value that passes whole has no top-level comma, so it is one item; only a
             // value that fails is split and its items checked one by one.
-            HeaderName::Contact => {
-                if value != b"*" && NameAddr::check_structure(value).is_err() {
-                    for item in split_commas(value) {
-                        if trim(item) != b"*" {
-                            NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
-                        }
+            HeaderName::Contact if value != b"*" && NameAddr::check_structure(value).is_err() => {
+                for item in split_commas(value) {
+                    if trim(item) != b"*" {
+                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
                     }
                 }
             }
-            HeaderName::Route | HeaderName::RecordRoute => {
-                if !matches!(NameAddr::check_structure(value), Ok((true, _))) {
-                    for item in split_commas(value) {
-                        let (bracketed, _) =
-                            NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
-                        if !bracketed {
-                            return Err(bad(h.name, "value must be in angle brackets"));
-                        }
+            HeaderName::Route | HeaderName::RecordRoute
+                if !matches!(NameAddr::check_structure(value), Ok((true, _))) =>
+            {
+                for item in split_commas(value) {
+                    let (bracketed, _) =
+                        NameAddr::check_structure(item).map_err(|f| bad(h.name, f))?;
+                    if !bracketed {
+                        return Err(bad(h.name, "value must be in angle brackets"));
                     }
                 }
             }
