@@ -637,7 +637,24 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
 
     // One pass over the header lines: each is a token name, optional blanks, ':', and a value
     // running to the end of the line and over any fold (a line starting with SP or HT).
-    let mut headers: Vec<Header> = Vec::with_capacity(24);
+    let mut msg = Message {
+        // The buffer is moved in by `Head::finish` (no reference count taken and dropped).
+        buf: Bytes::new(),
+        start,
+        headers: Vec::with_capacity(24),
+        body: Span::default(),
+        call_id: Span::default(),
+        cseq: CSeq {
+            seq: 0,
+            method: Method::Options,
+        },
+        from_tag: None,
+        to_tag: None,
+        top_via: Span::default(),
+        branch: None,
+        max_forwards: None,
+    };
+    let mut checks = Checks::default();
     let mut i = first_end + 1;
     let mut line_no = 1;
     let head_len = loop {
@@ -690,33 +707,18 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
                 v0 += 1;
             }
         }
-        headers.push(Header {
+        let header = Header {
             name,
             name_span: Span::new(name_start, name_start + name_len),
             value: Span::new(v0, value_end),
-        });
+        };
+        if name != HeaderName::Other {
+            checks.header(&mut msg, b, header)?;
+        }
+        msg.headers.push(header);
         i = lf + 1;
     };
-    let head = &b[..head_len];
-
-    let mut msg = Message {
-        // The buffer is moved in by `Head::finish` (no reference count taken and dropped).
-        buf: Bytes::new(),
-        start,
-        headers,
-        body: Span::default(),
-        call_id: Span::default(),
-        cseq: CSeq {
-            seq: 0,
-            method: Method::Options,
-        },
-        from_tag: None,
-        to_tag: None,
-        top_via: Span::default(),
-        branch: None,
-        max_forwards: None,
-    };
-    let content_length = validate(&mut msg, head)?;
+    let content_length = checks.finish(&msg)?;
     Ok(Head {
         msg,
         content_length,
@@ -815,22 +817,27 @@ fn bad(name: HeaderName, fault: &'static str) -> ParseError {
     }
 }
 
-/// Validates the core headers and fills the cached fields. Returns Content-Length.
-fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError> {
-    let mut seen: u64 = 0;
-    let mut content_length = None;
-    let mut have = [false; 5]; // Via, From, To, Call-ID, CSeq
-    for i in 0..msg.headers.len() {
-        let h = msg.headers[i];
+/// The checks of the core headers, run on each header as the lexer finds it; they fill the
+/// message's cached fields.
+#[derive(Default)]
+struct Checks {
+    seen: u64,
+    content_length: Option<usize>,
+    have: [bool; 5], // Via, From, To, Call-ID, CSeq
+}
+
+impl Checks {
+    fn header(&mut self, msg: &mut Message, head: &[u8], h: Header) -> Result<(), ParseError> {
+        let have = &mut self.have;
         let value = &head[h.value.range()];
         if h.name.is_single() {
             let bit = 1u64 << (h.name as u64 % 64);
-            if seen & bit != 0 {
+            if self.seen & bit != 0 {
                 return Err(ParseError::Duplicate(
                     h.name.canonical().unwrap_or("header"),
                 ));
             }
-            seen |= bit;
+            self.seen |= bit;
         }
         match h.name {
             // The top Via is validated (it routes responses and keys transactions); lower
@@ -878,7 +885,7 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             HeaderName::ContentLength => {
                 let n = parse_u64(value, u64::from(u32::MAX))
                     .ok_or(bad(h.name, "must be a non-negative 32-bit integer"))?;
-                content_length = Some(n as usize);
+                self.content_length = Some(n as usize);
             }
             // Contact, Route and Record-Route are checked for structure here (brackets, display
             // name, parameters); their URIs are parsed when read.
@@ -912,18 +919,23 @@ fn validate(msg: &mut Message, head: &[u8]) -> Result<Option<usize>, ParseError>
             HeaderName::ContentType => check_media_type(value).map_err(|f| bad(h.name, f))?,
             _ => {}
         }
+        Ok(())
     }
-    for (present, name) in have.iter().zip(["Via", "From", "To", "Call-ID", "CSeq"]) {
-        if !present {
-            return Err(ParseError::Missing(name));
+
+    /// The checks of the whole header section; returns Content-Length.
+    fn finish(&self, msg: &Message) -> Result<Option<usize>, ParseError> {
+        for (present, name) in self.have.iter().zip(["Via", "From", "To", "Call-ID", "CSeq"]) {
+            if !present {
+                return Err(ParseError::Missing(name));
+            }
         }
+        if let StartLine::Request { method, .. } = &msg.start
+            && *method != msg.cseq.method
+        {
+            return Err(ParseError::CSeqMethod);
+        }
+        Ok(self.content_length)
     }
-    if let StartLine::Request { method, .. } = &msg.start
-        && *method != msg.cseq.method
-    {
-        return Err(ParseError::CSeqMethod);
-    }
-    Ok(content_length)
 }
 
 #[cfg(test)]
