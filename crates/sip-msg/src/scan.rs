@@ -307,6 +307,18 @@ pub(crate) fn has_space_or_ctl(s: &[u8]) -> bool {
     swar_find(s, 0, blanks).is_some()
 }
 
+/// True when `s` starts with `sip:` in any case, compared as one word.
+#[inline]
+pub(crate) fn starts_with_sip(s: &[u8]) -> bool {
+    let Some(p) = s.get(..4) else {
+        return false;
+    };
+    let mut w = [0u8; 4];
+    w.copy_from_slice(p);
+    // Bit 0x20 folds the three letters; ':' must match exactly.
+    u32::from_le_bytes(w) | 0x20_2020 == u32::from_le_bytes(*b"sip:")
+}
+
 /// Parses an unsigned decimal that must fit in `max` (leading zeros allowed, as RFC 3261 does).
 pub(crate) fn parse_u64(digits: &[u8], max: u64) -> Option<u64> {
     if digits.is_empty() {

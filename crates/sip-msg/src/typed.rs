@@ -171,9 +171,7 @@ fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize, bool), Fault> {
 
 /// True when `u` starts with `scheme ":"` (ALPHA *(ALPHA / DIGIT / "+" / "-" / ".")).
 fn has_scheme(u: &[u8]) -> bool {
-    if let Some(p) = u.get(..4)
-        && p.eq_ignore_ascii_case(b"sip:")
-    {
+    if crate::scan::starts_with_sip(u) {
         return true;
     }
     if !u.first().is_some_and(u8::is_ascii_alphabetic) {

@@ -286,9 +286,7 @@ impl<'a> Uri<'a> {
             headers: None,
         };
         // Nearly every URI a switch sees is `sip:`.
-        if let Some(p) = s.get(..4)
-            && p.eq_ignore_ascii_case(b"sip:")
-        {
+        if crate::scan::starts_with_sip(s) {
             parts.parse_sip(s, 4)?;
             return Ok(Uri { raw: s, parts });
         }
