@@ -924,7 +924,11 @@ impl Checks {
 
     /// The checks of the whole header section; returns Content-Length.
     fn finish(&self, msg: &Message) -> Result<Option<usize>, ParseError> {
-        for (present, name) in self.have.iter().zip(["Via", "From", "To", "Call-ID", "CSeq"]) {
+        for (present, name) in self
+            .have
+            .iter()
+            .zip(["Via", "From", "To", "Call-ID", "CSeq"])
+        {
             if !present {
                 return Err(ParseError::Missing(name));
             }
