@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
                 m.to().map(|t| t.uri().host()),
                 m.top_via().rport(),
             );
+            let _ = m.check_addresses();
             let _ = (
                 m.contacts().count(),
                 m.routes().count(),
