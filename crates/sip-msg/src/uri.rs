@@ -179,6 +179,15 @@ fn scan_escaped(s: &[u8], mut i: usize, mask: u16) -> Option<usize> {
     Some(i)
 }
 
+/// A non-empty pname or pvalue from `i`: where it ends.
+#[inline]
+fn param_part(s: &[u8], i: usize) -> Result<usize, UriError> {
+    match scan_escaped(s, i, PARAM) {
+        Some(end) if end > i => Ok(end),
+        _ => Err(UriError::Param),
+    }
+}
+
 /// Checks that every byte is in class `mask` or is a valid `%HH` escape.
 fn check_escaped(s: &[u8], mask: u16) -> bool {
     let mut i = 0;
@@ -408,19 +417,9 @@ impl UriParts {
         // *( ";" pname [ "=" pvalue ] )
         let params_start = i;
         while rest.get(i) == Some(&b';') {
-            i += 1;
-            let n0 = i;
-            i = scan_escaped(rest, i, PARAM).ok_or(UriError::Param)?;
-            if i == n0 {
-                return Err(UriError::Param);
-            }
+            i = param_part(rest, i + 1)?;
             if rest.get(i) == Some(&b'=') {
-                i += 1;
-                let v0 = i;
-                i = scan_escaped(rest, i, PARAM).ok_or(UriError::Param)?;
-                if i == v0 {
-                    return Err(UriError::Param);
-                }
+                i = param_part(rest, i + 1)?;
             }
             if !matches!(rest.get(i), None | Some(b';' | b'?')) {
                 return Err(UriError::Param);
