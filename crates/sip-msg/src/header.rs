@@ -142,8 +142,8 @@ const MAX_LEN: usize = 20;
 const SLOTS: usize = 128;
 
 /// One slot of the lookup table: the lower-case first and last eight bytes, which bits of
-/// them a byte may differ in (0x20 where the name has a letter) and the length (`len == 0`:
-/// empty slot).
+/// them a byte may differ in (0x20 where the name has a letter), the length (`len == 0`: empty
+/// slot) and the name itself (the two words miss the middle of a name longer than sixteen).
 #[derive(Clone, Copy)]
 struct Slot {
     head: u64,
@@ -152,6 +152,7 @@ struct Slot {
     case_tail: u64,
     len: u8,
     name: HeaderName,
+    text: &'static [u8],
 }
 
 /// Reads up to eight bytes of `s` from `at` as a little-endian word, zero-padded.
@@ -223,6 +224,7 @@ const fn build_table() -> [Slot; SLOTS] {
         case_tail: 0,
         len: 0,
         name: HeaderName::Other,
+        text: b"",
     };
     let mut t = [empty; SLOTS];
     let mut i = 0;
@@ -240,6 +242,7 @@ const fn build_table() -> [Slot; SLOTS] {
             case_tail: letters(tail),
             len: n.len() as u8,
             name,
+            text: n,
         };
         i += 1;
     }
@@ -248,17 +251,22 @@ const fn build_table() -> [Slot; SLOTS] {
 
 static TABLE: [Slot; SLOTS] = build_table();
 
-/// Looks raw words up: a hit is a case-insensitive match of every byte (a letter may differ
-/// in bit 0x20 only, and every other byte must be equal), whatever the bytes are.
+/// Looks `name` up by its raw head and tail words: a hit is a case-insensitive match of every
+/// byte (a letter may differ in bit 0x20 only, and every other byte must be equal), whatever
+/// the bytes are. The words cover a name of up to sixteen bytes; a longer one is compared whole.
 #[inline]
-fn lookup(head: u64, tail: u64, len: usize) -> HeaderName {
+fn lookup(name: &[u8], head: u64, tail: u64) -> HeaderName {
+    let len = name.len();
     let mut s = slot_of(head, tail, len);
     loop {
         let e = &TABLE[s];
         if e.len == 0 {
             return HeaderName::Other;
         }
-        if usize::from(e.len) == len && head | e.case_head == e.head && tail | e.case_tail == e.tail
+        if usize::from(e.len) == len
+            && head | e.case_head == e.head
+            && tail | e.case_tail == e.tail
+            && (len <= 16 || name.eq_ignore_ascii_case(e.text))
         {
             return e.name;
         }
@@ -282,9 +290,9 @@ impl HeaderName {
             0 => HeaderName::Other,
             1 => compact_any(name[0]),
             n if n > MAX_LEN => HeaderName::Other,
-            n => {
+            _ => {
                 let (head, tail) = raw_key(name);
-                lookup(head, tail, n)
+                lookup(name, head, tail)
             }
         }
     }
@@ -311,7 +319,7 @@ impl HeaderName {
         } else {
             0
         };
-        lookup(head, tail, len)
+        lookup(&buf[at..at + len], head, tail)
     }
 
     /// The canonical (long) form, as printed by builders; `None` for [`HeaderName::Other`].
@@ -452,6 +460,26 @@ mod tests {
                 h,
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn every_byte_of_every_name_counts() {
+        for (name, h) in LONG {
+            for at in 0..name.len() {
+                for b in [b'x', b'@', b'-', b'a', 0x80, b'\r', name[at] ^ 0x20] {
+                    let mut n = name.to_vec();
+                    n[at] = b;
+                    let expected = if n.eq_ignore_ascii_case(name) {
+                        h
+                    } else {
+                        HeaderName::Other
+                    };
+                    assert_eq!(HeaderName::from_bytes(&n), expected, "{n:?}");
+                    n.extend_from_slice(b": v");
+                    assert_eq!(HeaderName::from_buf(&n, 0, name.len()), expected, "{n:?}");
+                }
+            }
         }
     }
 

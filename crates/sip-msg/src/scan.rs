@@ -313,11 +313,14 @@ pub(crate) fn find_name_end(s: &[u8], from: usize) -> usize {
     swar_find(s, from, |x| zeros(x ^ (ONES * u64::from(b':'))) | blanks(x)).unwrap_or(s.len())
 }
 
-/// The first byte at or after `from` that is `a`, a space or a control character, or
+/// The first byte at or after `from` that is `a`, `b`, a space or a control character, or
 /// `s.len()`.
 #[inline]
-pub(crate) fn find_byte_or_blank(s: &[u8], from: usize, a: u8) -> usize {
-    swar_find(s, from, |x| zeros(x ^ (ONES * u64::from(a))) | blanks(x)).unwrap_or(s.len())
+pub(crate) fn find_pair_or_blank(s: &[u8], from: usize, a: u8, b: u8) -> usize {
+    swar_find(s, from, |x| {
+        zeros(x ^ (ONES * u64::from(a))) | zeros(x ^ (ONES * u64::from(b))) | blanks(x)
+    })
+    .unwrap_or(s.len())
 }
 
 /// True when a byte of `s` is a space or a control character (`<= 0x20`).
@@ -400,7 +403,9 @@ pub(crate) fn split_commas(s: &[u8]) -> impl Iterator<Item = &[u8]> {
         while pos < s.len() {
             match s[pos] {
                 b'\\' if in_quotes => pos += 1,
-                b'"' => in_quotes = !in_quotes,
+                // Inside <…> is a URI, where a quote is just a (bad) character: the name-addr
+                // check reads it the same way.
+                b'"' if !in_angle => in_quotes = !in_quotes,
                 b'<' if !in_quotes => in_angle = true,
                 b'>' if !in_quotes => in_angle = false,
                 b',' if !in_quotes && !in_angle => {
@@ -436,6 +441,9 @@ mod tests {
             parts,
             vec![&br#""a,b" <sip:x;p=1,2>"#[..], &b" <sip:y>"[..]]
         );
+        // A quote inside <…> opens nothing.
+        let parts: Vec<_> = split_commas(br#"<sip:a"b@h>;p=">,", <sip:c>"#).collect();
+        assert_eq!(parts, vec![&br#"<sip:a"b@h>;p=">,""#[..], &b" <sip:c>"[..]]);
     }
 
     #[test]
@@ -471,6 +479,23 @@ mod tests {
                 }
             }
             assert_eq!(find_name_end(&vec![0xc3; len], 0), len);
+        }
+    }
+
+    #[test]
+    fn either_byte_or_a_blank_found_at_every_offset() {
+        for len in 0..30 {
+            for at in 0..len {
+                for stop in [b'>', b'"', b' ', b'\n', 0] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = stop;
+                    for from in 0..=at {
+                        assert_eq!(find_pair_or_blank(&s, from, b'>', b'"'), at);
+                    }
+                    assert_eq!(find_pair_or_blank(&s, at + 1, b'>', b'"'), len);
+                }
+            }
+            assert_eq!(find_pair_or_blank(&vec![0x9e; len], 0, b'>', b'"'), len);
         }
     }
 

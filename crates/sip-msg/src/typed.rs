@@ -34,7 +34,7 @@ impl<'a> NameAddr<'a> {
     }
 
     /// Checks the structure (display name, brackets, parameters) without parsing the URI
-    /// beyond `scheme ":"` with no blanks; returns whether the URI was in angle brackets, and
+    /// beyond `scheme ":"` with no blanks or quotes; returns whether the URI was in angle brackets, and
     /// the tag.
     pub(crate) fn check_structure(value: &'a [u8]) -> Result<(bool, Option<&'a [u8]>), Fault> {
         let p = Self::split(value)?;
@@ -77,7 +77,8 @@ impl<'a> NameAddr<'a> {
             }
             uri = u;
             i = end;
-            uri_plausible = has_scheme(u) && !crate::scan::has_space_or_ctl(u);
+            uri_plausible =
+                has_scheme(u) && !crate::scan::has_space_or_ctl(u) && !u.contains(&b'"');
         }
         let mut picked = Picked::default();
         let params = header_params(v, i, &mut picked)?;
@@ -119,7 +120,7 @@ struct Split<'a> {
     params: Params<'a>,
     tag: Option<&'a [u8]>,
     bracketed: bool,
-    /// `scheme ":" …` with the scheme non-empty and no blank or control character.
+    /// `scheme ":" …` with the scheme non-empty and no blank, control character or quote.
     uri_plausible: bool,
 }
 
@@ -149,13 +150,14 @@ fn top_level_lt(v: &[u8]) -> Option<usize> {
 }
 
 /// `"<" addr-spec ">"` at `v[i]`: the URI, the index just past the `>`, and whether the URI
-/// has a non-empty scheme and no blank or control character.
+/// has a non-empty scheme and no blank, control character or quote.
 fn angle(v: &[u8], i: usize) -> Result<(&[u8], usize, bool), Fault> {
     if v.get(i) != Some(&b'<') {
         return Err("expected '<'");
     }
     let start = i + 1;
-    let mut j = crate::scan::find_byte_or_blank(v, start, b'>');
+    // A blank, a control character or a quote cannot be part of a URI (RFC 3261 §25.1).
+    let mut j = crate::scan::find_pair_or_blank(v, start, b'>', b'"');
     let blank = v.get(j) != Some(&b'>');
     if blank {
         j = memchr::memchr(b'>', &v[start..]).ok_or("unterminated '<'")? + start;
@@ -643,6 +645,14 @@ mod tests {
         assert!(NameAddr::parse(b"< sip:t.watson@example.org >").is_err());
         assert!(NameAddr::parse(b"sip:user@example.com?Route=%3Csip:x%3E").is_err());
         assert!(NameAddr::parse(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
+        // Quotes and blanks are no part of a URI, bracketed or not.
+        assert!(NameAddr::check_structure(br#"<sip:a"b@h>;p=">,""#).is_err());
+        assert!(NameAddr::check_structure(b"sip:a\"b@h;tag=1").is_err());
+        assert!(NameAddr::check_structure(b"<sip:a\tb@h>").is_err());
+        assert_eq!(
+            NameAddr::check_structure(b"\"A \\\"q\\\"\" <sip:a@h>;tag=9"),
+            Ok((true, Some(&b"9"[..])))
+        );
     }
 
     #[test]
