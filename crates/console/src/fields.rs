@@ -64,6 +64,20 @@ const fn f(key: &'static str, label: &'static str, input: Input, help: &'static 
     }
 }
 
+/// The limits every account and gateway form carries.
+const LINE_LIMIT: Field = f(
+    "line_limit",
+    "Line limit",
+    Input::Number,
+    "concurrent calls; empty: unlimited",
+);
+const CPS_LIMIT: Field = f(
+    "cps_limit",
+    "CPS limit",
+    Input::Number,
+    "new calls per second; empty: unlimited",
+);
+
 /// A kind of provisioning object, as the console shows it.
 #[derive(Debug)]
 pub struct Kind {
@@ -141,18 +155,8 @@ const ACCOUNT: &[Field] = &[
         Input::Optional,
         "what the account is charged",
     ),
-    f(
-        "line_limit",
-        "Line limit",
-        Input::Number,
-        "concurrent calls; empty: unlimited",
-    ),
-    f(
-        "cps_limit",
-        "CPS limit",
-        Input::Number,
-        "new calls per second; empty: unlimited",
-    ),
+    LINE_LIMIT,
+    CPS_LIMIT,
 ];
 
 const MAPPING_GATEWAY: &[Field] = &[
@@ -174,18 +178,8 @@ const MAPPING_GATEWAY: &[Field] = &[
         Input::Sources,
         "addresses or networks, e.g. 192.0.2.10, 198.51.100.0/24:5060",
     ),
-    f(
-        "line_limit",
-        "Line limit",
-        Input::Number,
-        "concurrent calls; empty: unlimited",
-    ),
-    f(
-        "cps_limit",
-        "CPS limit",
-        Input::Number,
-        "new calls per second; empty: unlimited",
-    ),
+    LINE_LIMIT,
+    CPS_LIMIT,
     f(
         "allowed_prefixes",
         "Allowed prefixes",
@@ -267,18 +261,8 @@ const ROUTING_GATEWAY: &[Field] = &[
         Input::Number,
         "smaller is tried first",
     ),
-    f(
-        "line_limit",
-        "Line limit",
-        Input::Number,
-        "concurrent calls; empty: unlimited",
-    ),
-    f(
-        "cps_limit",
-        "CPS limit",
-        Input::Number,
-        "new calls per second; empty: unlimited",
-    ),
+    LINE_LIMIT,
+    CPS_LIMIT,
     f("groups", "Gateway groups", Input::List, ""),
     f(
         "rate_table",

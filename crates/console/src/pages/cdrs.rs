@@ -107,19 +107,7 @@ fn api_query(q: &CdrQuery) -> String {
         format!("from_ms={}", q.from_ms.unwrap_or_default()),
         format!("until_ms={}", q.until_ms.unwrap_or_default()),
     ];
-    for (key, v) in [
-        ("account", &q.account),
-        ("mapping_gateway", &q.mapping_gateway),
-        ("routing_gateway", &q.routing_gateway),
-        ("callee_prefix", &q.callee_prefix),
-    ] {
-        if let Some(v) = v {
-            parts.push(format!("{key}={}", query_value(v)));
-        }
-    }
-    if let Some(c) = q.final_code {
-        parts.push(format!("final_code={c}"));
-    }
+    push_filters(q, &mut parts);
     parts.join("&")
 }
 
@@ -219,6 +207,12 @@ fn search_query(q: &CdrQuery) -> String {
             query_value(&q.until_ms.map(time::input_value).unwrap_or_default())
         ),
     ];
+    push_filters(q, &mut parts);
+    parts.join("&")
+}
+
+/// The filters both query strings share, in the same names.
+fn push_filters(q: &CdrQuery, parts: &mut Vec<String>) {
     for (key, v) in [
         ("account", &q.account),
         ("mapping_gateway", &q.mapping_gateway),
@@ -232,7 +226,6 @@ fn search_query(q: &CdrQuery) -> String {
     if let Some(c) = q.final_code {
         parts.push(format!("final_code={c}"));
     }
-    parts.join("&")
 }
 
 /// `GET /cdrs`.
